@@ -1,0 +1,1 @@
+"""Innanförskapet: the core service (settings, database, app factory, CLI and domains)."""

@@ -1,0 +1,1 @@
+"""Calendar items: dated events reused by issues and by the public calendar."""

@@ -1,0 +1,116 @@
+"""The ``innanforskapet`` command: database, server, and each domain's commands.
+
+Domains add their command groups through ``register(main)`` in their ``cli.py``.
+Every command reads the settings from the environment; a bad setting ends the command
+with a message naming the variable and exit status 2.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.db import create_engine, create_session_factory, session_scope
+from service.errors import DomainError
+from service.settings import Settings, SettingsError, load_settings
+
+T = TypeVar("T")
+
+CLI_MODULES = (
+    "service.demo",
+    "subscribers.cli",
+    "service.editor.cli",
+    "service.issues.cli",
+    "service.calendar.cli",
+    "service.delivery.cli",
+    "archive.cli",
+    "service.ops.cli",
+)
+
+
+def get_settings() -> Settings:
+    try:
+        return load_settings()
+    except SettingsError as exc:
+        click.echo(f"Fel i inställningarna: {exc}", err=True)
+        sys.exit(2)
+
+
+def run_in_session(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``fn(session)`` in one committed transaction; domain errors exit with status 1."""
+
+    async def runner() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_scope(create_session_factory(engine)) as session:
+                return await fn(session)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(runner())
+    except DomainError as exc:
+        click.echo(f"Fel: {exc.message}", err=True)
+        for field, problem in exc.fields.items():
+            click.echo(f"  {field}: {problem}", err=True)
+        sys.exit(1)
+
+
+@click.group()
+def main() -> None:
+    """Innanförskapet – nyhetsbrev och medlemskommunikation."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Run the schema migrations (SQLite or PostgreSQL)."""
+    from service.migrate import upgrade
+
+    settings = get_settings()
+    if settings.is_sqlite:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url, revision)
+    click.echo(f"Databasen är uppgraderad till {revision}.")
+
+
+@main.command()
+@click.option("--host", default=None, help="Override INNAN_HOST")
+@click.option("--port", type=int, default=None, help="Override INNAN_PORT")
+@click.option("--workers/--no-workers", default=None, help="Run delivery workers in-process")
+def serve(host: str | None, port: int | None, workers: bool | None) -> None:
+    """Start the web service."""
+    import uvicorn
+
+    from service.app import create_app
+
+    settings = get_settings()
+    if workers is not None:
+        settings = settings.with_overrides(run_workers=workers)
+    app = create_app(settings)
+    uvicorn.run(
+        app,
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level=settings.log_level.lower(),
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1",
+    )
+
+
+for _module_name in CLI_MODULES:
+    _module = importlib.import_module(_module_name)
+    _module.register(main)

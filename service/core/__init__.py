@@ -1,0 +1,1 @@
+"""Cross-cutting records: audit log, shared rate-limit counters, server-side sessions."""

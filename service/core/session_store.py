@@ -1,0 +1,80 @@
+"""A Litestar ``Store`` in the database, so server-side sessions survive restarts and are
+shared by every web instance."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from litestar.stores.base import Store
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.core.models import HttpSession
+from service.db import utcnow
+
+
+class DatabaseStore(Store):
+    def __init__(self, factory: async_sessionmaker[AsyncSession]) -> None:
+        self._factory = factory
+
+    async def set(
+        self, key: str, value: str | bytes, expires_in: int | timedelta | None = None
+    ) -> None:
+        data = value.encode("utf-8") if isinstance(value, str) else value
+        if isinstance(expires_in, int):
+            expires_in = timedelta(seconds=expires_in)
+        expires_at = utcnow() + expires_in if expires_in is not None else None
+        async with self._factory() as session:
+            row = await session.get(HttpSession, key)
+            if row is None:
+                session.add(HttpSession(key=key, data=data, expires_at=expires_at))
+            else:
+                row.data = data
+                row.expires_at = expires_at
+            await session.commit()
+
+    async def get(self, key: str, renew_for: int | timedelta | None = None) -> bytes | None:
+        async with self._factory() as session:
+            row = await session.get(HttpSession, key)
+            if row is None:
+                return None
+            if row.expires_at is not None and row.expires_at <= utcnow():
+                await session.delete(row)
+                await session.commit()
+                return None
+            if renew_for is not None and row.expires_at is not None:
+                if isinstance(renew_for, int):
+                    renew_for = timedelta(seconds=renew_for)
+                row.expires_at = utcnow() + renew_for
+                await session.commit()
+            return row.data
+
+    async def delete(self, key: str) -> None:
+        async with self._factory() as session:
+            await session.execute(delete(HttpSession).where(HttpSession.key == key))
+            await session.commit()
+
+    async def delete_all(self) -> None:
+        async with self._factory() as session:
+            await session.execute(delete(HttpSession))
+            await session.commit()
+
+    async def delete_expired(self) -> int:
+        async with self._factory() as session:
+            result = await session.execute(
+                delete(HttpSession).where(HttpSession.expires_at < utcnow())
+            )
+            await session.commit()
+            return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def exists(self, key: str) -> bool:
+        return await self.get(key) is not None
+
+    async def expires_in(self, key: str) -> int | None:
+        async with self._factory() as session:
+            expires_at = (
+                await session.execute(select(HttpSession.expires_at).where(HttpSession.key == key))
+            ).scalar_one_or_none()
+        if expires_at is None:
+            return None
+        return int((expires_at - utcnow()).total_seconds())

@@ -1,0 +1,1 @@
+"""Delivery: audience snapshot, per-recipient ledger, workers, SMTP pool, retries, bounces."""

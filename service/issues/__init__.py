@@ -1,0 +1,1 @@
+"""Issues: content blocks, composition, MJML rendering and per-recipient personalisation."""

@@ -1,0 +1,88 @@
+"""Issues and their ordered content blocks."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from service.db import Base, UTCDateTime, utcnow
+
+# Issue status values (shown in Swedish in the UI): utkast, schemalagd, skickas, skickad, avbruten
+ISSUE_STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
+BLOCK_KINDS = ("article", "notice", "cta", "calendar", "divider", "heading")
+
+
+class Issue(Base):
+    __tablename__ = "issues"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(200), default="")
+    preheader: Mapped[str] = mapped_column(String(300), default="")
+    issue_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="draft", index=True)
+    # Audience: list ids in issue_lists; optional narrowing by organisation and role.
+    organisations: Mapped[list[str]] = mapped_column(JSON, default=list)
+    roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    scheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    send_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Archive: published on the web when sent or when an editor publishes it web-only.
+    web_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    archive_withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Rendered once per issue (filled at send time / on demand), placeholders intact.
+    rendered_html: Mapped[str | None] = mapped_column(Text, nullable=True)
+    rendered_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    search_text: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_by: Mapped[int | None] = mapped_column(
+        ForeignKey("editors.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    blocks: Mapped[list[Block]] = relationship(
+        back_populates="issue",
+        cascade="all, delete-orphan",
+        order_by="Block.position",
+        lazy="selectin",
+    )
+    list_links: Mapped[list[IssueList]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin"
+    )
+
+    @property
+    def list_ids(self) -> list[int]:
+        return [link.list_id for link in self.list_links]
+
+
+class IssueList(Base):
+    __tablename__ = "issue_lists"
+
+    issue_id: Mapped[int] = mapped_column(
+        ForeignKey("issues.id", ondelete="CASCADE"), primary_key=True
+    )
+    list_id: Mapped[int] = mapped_column(
+        ForeignKey("mailing_lists.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Block(Base):
+    """One content block. ``data`` holds the kind-specific fields (validated by schemas)."""
+
+    __tablename__ = "issue_blocks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    issue_id: Mapped[int] = mapped_column(ForeignKey("issues.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    issue: Mapped[Issue] = relationship(back_populates="blocks")

@@ -1,0 +1,1 @@
+"""Mail: message composition (headers, List-* headers) and transports (SMTP, outbox)."""

@@ -1,0 +1,233 @@
+"""Transports behind one small Protocol: an outbox directory of .eml files and SMTP.
+
+A transport takes a fully serialised message (bytes, CRLF line endings) and an envelope,
+and reports, per recipient, whether it was accepted, temporarily refused (4xx, retry)
+or permanently refused (5xx).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote, urlsplit
+
+import aiosmtplib
+
+from service.settings import Settings
+
+
+@dataclass(frozen=True)
+class RecipientResult:
+    code: int  # SMTP reply code; 250 for accepted
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.code < 300
+
+    @property
+    def temporary(self) -> bool:
+        return 400 <= self.code < 500
+
+    @property
+    def permanent(self) -> bool:
+        return self.code >= 500
+
+
+@dataclass
+class SendResult:
+    per_recipient: dict[str, RecipientResult] = field(default_factory=dict)
+
+    @property
+    def all_ok(self) -> bool:
+        return all(r.ok for r in self.per_recipient.values())
+
+
+class Transport(Protocol):
+    name: str
+
+    async def send(self, sender: str, recipients: list[str], message: bytes) -> SendResult: ...
+
+    async def close(self) -> None: ...
+
+
+class OutboxTransport:
+    """Writes each message as one ``.eml`` file into a directory (the default without SMTP)."""
+
+    name = "outbox"
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    async def send(self, sender: str, recipients: list[str], message: bytes) -> SendResult:
+        await asyncio.to_thread(self._write, sender, recipients, message)
+        return SendResult({r: RecipientResult(250, "queued in outbox") for r in recipients})
+
+    def _write(self, sender: str, recipients: list[str], message: bytes) -> None:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        name = f"{uuid.uuid4().hex}.eml"
+        tmp = self.directory / f".{name}.tmp"
+        envelope = f"X-Envelope-From: <{sender}>\r\nX-Envelope-To: {', '.join(recipients)}\r\n"
+        with open(tmp, "wb") as fh:
+            fh.write(envelope.encode("ascii", "replace"))
+            fh.write(message)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.rename(self.directory / name)
+
+    async def close(self) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class SmtpEndpoint:
+    hostname: str
+    port: int
+    username: str | None
+    password: str | None
+    use_tls: bool
+    start_tls: bool
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpEndpoint:
+        parts = urlsplit(url)
+        scheme = parts.scheme
+        default_port = 465 if scheme == "smtps" else (587 if scheme == "smtp+starttls" else 25)
+        return cls(
+            hostname=parts.hostname or "localhost",
+            port=parts.port or default_port,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            use_tls=scheme == "smtps",
+            start_tls=scheme == "smtp+starttls",
+        )
+
+
+class SmtpTransport:
+    """A pool of reused SMTP connections; one message at a time per connection.
+
+    A connection is opened lazily, recycled after ``recycle_after`` messages, and closed
+    on any error so that the next send reopens it.
+    """
+
+    name = "smtp"
+
+    def __init__(
+        self,
+        endpoint: SmtpEndpoint,
+        *,
+        pool_size: int = 4,
+        recycle_after: int = 500,
+        timeout: float = 30.0,
+        local_hostname: str | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.recycle_after = recycle_after
+        self.timeout = timeout
+        self.local_hostname = local_hostname
+        self._idle: asyncio.Queue[_PooledConnection] = asyncio.Queue()
+        for _ in range(pool_size):
+            self._idle.put_nowait(_PooledConnection())
+
+    async def send(self, sender: str, recipients: list[str], message: bytes) -> SendResult:
+        conn = await self._idle.get()
+        try:
+            return await conn.send(self, sender, recipients, message)
+        finally:
+            self._idle.put_nowait(conn)
+
+    async def close(self) -> None:
+        conns: list[_PooledConnection] = []
+        while not self._idle.empty():
+            conns.append(self._idle.get_nowait())
+        for conn in conns:
+            await conn.close()
+            self._idle.put_nowait(conn)
+
+
+class _PooledConnection:
+    def __init__(self) -> None:
+        self.client: aiosmtplib.SMTP | None = None
+        self.sent = 0
+
+    async def _connect(self, owner: SmtpTransport) -> aiosmtplib.SMTP:
+        ep = owner.endpoint
+        client = aiosmtplib.SMTP(
+            hostname=ep.hostname,
+            port=ep.port,
+            use_tls=ep.use_tls,
+            start_tls=ep.start_tls if ep.start_tls else False,
+            timeout=owner.timeout,
+            local_hostname=owner.local_hostname,
+        )
+        await client.connect()
+        if ep.username and ep.password:
+            await client.login(ep.username, ep.password)
+        self.sent = 0
+        return client
+
+    async def send(
+        self, owner: SmtpTransport, sender: str, recipients: list[str], message: bytes
+    ) -> SendResult:
+        if self.client is None or not self.client.is_connected:
+            self.client = await self._connect(owner)
+        try:
+            refused, _reply = await self.client.sendmail(sender, recipients, message)
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            result = SendResult()
+            for err in exc.recipients:
+                result.per_recipient[err.recipient] = RecipientResult(err.code, err.message)
+            await self._reset()
+            return result
+        except aiosmtplib.SMTPResponseException as exc:
+            await self.close()
+            return SendResult({r: RecipientResult(exc.code, exc.message) for r in recipients})
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            await self.close()
+            return SendResult(
+                {r: RecipientResult(451, f"connection error: {exc}") for r in recipients}
+            )
+        self.sent += 1
+        result = SendResult()
+        for rcpt in recipients:
+            if rcpt in refused:
+                resp = refused[rcpt]
+                result.per_recipient[rcpt] = RecipientResult(resp.code, resp.message)
+            else:
+                result.per_recipient[rcpt] = RecipientResult(250, "accepted")
+        if self.sent >= owner.recycle_after:
+            await self.close()
+        return result
+
+    async def _reset(self) -> None:
+        if self.client is not None and self.client.is_connected:
+            try:
+                await self.client.rset()
+            except (aiosmtplib.SMTPException, OSError):
+                await self.close()
+
+    async def close(self) -> None:
+        if self.client is not None:
+            try:
+                if self.client.is_connected:
+                    await self.client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                self.client.close()
+            self.client = None
+
+
+def make_transport(settings: Settings) -> Transport:
+    """The SMTP transport when ``INNAN_SMTP_URL`` is set, otherwise the outbox directory."""
+    if settings.smtp_url:
+        return SmtpTransport(
+            SmtpEndpoint.from_url(settings.smtp_url),
+            pool_size=settings.smtp_pool_size,
+            recycle_after=settings.smtp_recycle_after,
+            timeout=settings.smtp_timeout,
+            local_hostname=settings.mail_domain or None,
+        )
+    return OutboxTransport(settings.outbox_dir)

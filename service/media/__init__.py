@@ -1,0 +1,1 @@
+"""Uploaded images: validation, storage under the media directory, serving."""

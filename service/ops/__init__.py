@@ -1,0 +1,1 @@
+"""Operations: backup/restore, data migration, import, check-config, deployment helpers."""

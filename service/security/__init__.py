@@ -1,0 +1,1 @@
+"""Signing, hashing and secret handling shared by every domain."""

@@ -1,0 +1,67 @@
+"""What a domain contributes to the web app: routes, lifespan hooks, CSRF exclusions.
+
+Each domain's ``handlers.py`` exposes ``contribute(settings) -> Contribution``; the app
+factory collects them. Handlers get the database session through the ``db`` dependency
+and the settings/transport through ``request.app.state``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from typing import Any
+
+from litestar import Litestar, Request
+from litestar.datastructures import State
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from service.mail.transport import Transport
+from service.settings import Settings
+
+
+@dataclass
+class Contribution:
+    routes: list[Any] = field(default_factory=list)
+    # Async context managers entered for the app's lifetime (workers, scheduler, ...).
+    lifespan: list[Callable[[Litestar], AbstractAsyncContextManager[None]]] = field(
+        default_factory=list
+    )
+    # Regex patterns of paths excluded from CSRF (e.g. RFC 8058 one-click POST, the API).
+    csrf_exclude: list[str] = field(default_factory=list)
+
+
+def settings_of(request: Request[Any, Any, Any] | Litestar) -> Settings:
+    state = request.state if isinstance(request, Litestar) else request.app.state
+    settings: Settings = state.settings
+    return settings
+
+
+def transport_of(request: Request[Any, Any, Any] | Litestar) -> Transport:
+    state = request.state if isinstance(request, Litestar) else request.app.state
+    transport: Transport = state.transport
+    return transport
+
+
+def session_factory_of(app: Litestar) -> async_sessionmaker[AsyncSession]:
+    factory: async_sessionmaker[AsyncSession] = app.state.session_factory
+    return factory
+
+
+async def provide_db(state: State) -> AsyncGenerator[AsyncSession, None]:
+    """A session per request: committed when the handler returns, rolled back on error."""
+    factory: async_sessionmaker[AsyncSession] = state.session_factory
+    async with factory() as session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+def client_ip(request: Request[Any, Any, Any]) -> str:
+    """The client address (the reverse proxy must set X-Forwarded-For via uvicorn's
+    --proxy-headers / forwarded_allow_ips for this to be the real client)."""
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,97 @@
+"""A real SMTP server for tests (aiosmtpd in a thread) with injectable error replies."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+
+    @property
+    def message(self) -> EmailMessage:
+        msg = email.message_from_bytes(self.data, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        return msg
+
+
+@dataclass
+class _Handler:
+    received: list[Received] = field(default_factory=list)
+    # Replies to give to the next DATA commands, e.g. "451 4.3.0 Try later".
+    data_replies: deque[str] = field(default_factory=deque)
+    # Per-recipient RCPT replies: address -> reply (every time) e.g. "550 5.1.1 No such user".
+    rcpt_replies: dict[str, str] = field(default_factory=dict)
+    # Replies for the next RCPT commands regardless of address.
+    rcpt_once: deque[str] = field(default_factory=deque)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        with self.lock:
+            if self.rcpt_once:
+                reply = self.rcpt_once.popleft()
+                if not reply.startswith("2"):
+                    return reply
+            elif address in self.rcpt_replies:
+                return self.rcpt_replies[address]
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.lock:
+            if self.data_replies:
+                reply = self.data_replies.popleft()
+                if not reply.startswith("2"):
+                    return reply
+            self.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content))
+            )
+        return "250 Message accepted for delivery"
+
+
+class SmtpServer:
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = port
+        self.handler = _Handler()
+        self._controller = Controller(self.handler, hostname=host, port=port)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{self.host}:{self.port}"
+
+    @property
+    def received(self) -> list[Received]:
+        with self.handler.lock:
+            return list(self.handler.received)
+
+    def fail_next_data(self, *replies: str) -> None:
+        with self.handler.lock:
+            self.handler.data_replies.extend(replies)
+
+    def refuse_recipient(self, address: str, reply: str = "550 5.1.1 No such user") -> None:
+        with self.handler.lock:
+            self.handler.rcpt_replies[address] = reply
+
+    def fail_next_rcpt(self, *replies: str) -> None:
+        with self.handler.lock:
+            self.handler.rcpt_once.extend(replies)
+
+    def start(self) -> None:
+        self._controller.start()
+
+    def stop(self) -> None:
+        self._controller.stop()
