@@ -28,6 +28,7 @@ from service.app import create_app
 from service.db import create_engine, create_session_factory
 from service.migrate import upgrade
 from service.settings import Settings, load_settings
+from tests.browser import browser_page, live_server  # noqa: F401 - shared fixtures
 from tests.smtp import SmtpServer
 
 PG_ADMIN_DSN = os.environ.get("INNAN_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")

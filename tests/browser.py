@@ -1,0 +1,116 @@
+"""Browser fixtures: the app served by uvicorn in a thread, and headless Debian Chromium.
+
+Browser tests are plain (sync) ``def`` tests::
+
+    def test_signup_page_is_accessible(live_server: str, browser_page: Page) -> None:
+        browser_page.goto(live_server + "/prenumerera")
+        assert_accessible(browser_page)
+
+``live_server`` serves ``create_app(settings)`` on the parametrised test database (so
+browser tests run on SQLite and PostgreSQL like every storage test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+from playwright.sync_api import Page, sync_playwright
+
+from service.app import create_app
+from service.settings import Settings
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+class LiveServer:
+    def __init__(self, settings: Settings, port: int) -> None:
+        self.settings = settings
+        self.port = port
+        config = uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self._run, name="live-server", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self.server.serve())
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the live server did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=20)
+
+
+@pytest.fixture
+def live_server(settings: Settings) -> Iterator[str]:
+    """Base URL of the app, served for real over HTTP on a free loopback port.
+
+    The app's ``INNAN_BASE_URL`` stays ``http://testserver.local``; links in mails point
+    there, so tests that follow mailed links replace that prefix with this URL.
+    """
+    from tests.conftest import free_port
+
+    server = LiveServer(settings, free_port())
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def browser_page() -> Iterator[Page]:
+    """A fresh page in headless Chromium (Debian's, never a downloaded browser)."""
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = browser.new_context(locale="sv-SE")
+        page = context.new_page()
+        try:
+            yield page
+        finally:
+            context.close()
+            browser.close()
+
+
+def assert_accessible(page: Page) -> None:
+    """Fail with the list of axe-core violations (WCAG 2.1 A/AA rules) on ``page``."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(
+        page,
+        options={
+            "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}
+        },
+    )
+    violations = results.response.get("violations", [])
+    summary = [
+        f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
+        for v in violations
+    ]
+    assert not violations, "axe-core found accessibility problems:\n" + "\n".join(summary)
