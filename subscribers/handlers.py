@@ -1,10 +1,430 @@
-"""HTTP handlers of this domain (none yet)."""
+"""Public pages of the subscribers domain: signup (also embeddable), double opt-in
+confirmation, the preference centre, one-click unsubscribe and the privacy notice.
+
+CSRF: the unauthenticated signup POSTs (``/prenumerera``, ``/prenumerera/inbaddning``)
+are excluded from CSRF, because the embedded form is posted from another site's iframe
+(no SameSite=Lax cookie) and double opt-in already protects them: a forged signup
+only leads to a confirmation mail. The RFC 8058 one-click POST (``/avregistrera/…``) is
+excluded because mail providers post it without cookies. Every other form (confirm,
+preference centre, erasure) carries a CSRF token.
+"""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.core import ratelimit
+from service.errors import Conflict, Gone, NotFound, ValidationFailed
 from service.settings import Settings
-from service.web import Contribution
+from service.web import Contribution, client_ip, settings_of, transport_of
+from subscribers import links, service
+from subscribers.messages import MESSAGES, SAVED_NOTICES
+from subscribers.models import Subscriber
+
+SIGNUP_PAGE = "pages/subscribers/signup.html"
+EMBED_PAGE = "pages/subscribers/embed.html"
+PREFS_PAGE = "pages/subscribers/preferences.html"
+LINK_PROBLEM = "pages/subscribers/link_problem.html"
+HONEYPOT = "hemsida"
+DEFAULT_LIST_SLUG = "nyhetsbrev"
+
+Db = NamedDependency[AsyncSession]
+
+
+def _link_problem(exc: NotFound | Gone | Conflict) -> Template:
+    return Template(
+        template_name=LINK_PROBLEM,
+        context={"status": exc.status_code, "message": exc.message},
+        status_code=exc.status_code,
+    )
+
+
+# ------------------------------------------------------------------------ signup
+
+
+async def _signup_context(
+    db: Db,
+    form: service.SignupForm | None = None,
+    errors: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    lists = await service.public_lists(db)
+    consent = await service.current_text(db, "consent")
+    privacy = await service.current_text(db, "privacy")
+    if form is None:
+        default = [lst for lst in lists if lst.slug == DEFAULT_LIST_SLUG] or lists[:1]
+        form = service.SignupForm(list_values=[str(lst.id) for lst in default])
+    return {
+        "lists": lists,
+        "consent": consent,
+        "privacy": privacy,
+        "form": form,
+        "errors": errors or {},
+        "organisations": service.MEMBER_ORGANISATIONS,
+    }
+
+
+@get("/prenumerera", include_in_schema=False)
+async def signup_page(db: Db) -> Template:
+    return Template(template_name=SIGNUP_PAGE, context=await _signup_context(db))
+
+
+@get("/prenumerera/inbaddning", include_in_schema=False)
+async def embed_page(db: Db) -> Template:
+    return Template(template_name=EMBED_PAGE, context=await _signup_context(db))
+
+
+async def _signup(request: Request[Any, Any, Any], db: Db, source: str) -> Template:
+    settings = settings_of(request)
+    page = EMBED_PAGE if source == "embed" else SIGNUP_PAGE
+    data = await request.form()
+    ip_ok = await ratelimit.hit(
+        db, f"signup-ip:{client_ip(request)}", settings.signup_ip_per_hour, 3600
+    )
+    global_ok = await ratelimit.hit(db, "signup-global", settings.signup_global_per_hour, 3600)
+    if not (ip_ok and global_ok):
+        return Template(
+            template_name="pages/subscribers/rate_limited.html",
+            context={"embed": source == "embed", "message": MESSAGES["rate_limited"]},
+            status_code=429,
+            headers={"Retry-After": "3600"},
+        )
+    done = Template(
+        template_name="pages/subscribers/signup_done.html",
+        context={"embed": source == "embed", "days": settings.unconfirmed_days},
+    )
+    if str(data.get(HONEYPOT) or "").strip():
+        return done  # a bot: pretend success, record and send nothing
+    form = service.SignupForm(
+        email=str(data.get("email") or ""),
+        name=str(data.get("name") or ""),
+        organisation=str(data.get("organisation") or ""),
+        role=str(data.get("role") or ""),
+        list_values=[str(v) for v in data.getall("lists", [])],
+        consent_text_id=str(data.get("consent_text_id") or ""),
+        privacy_notice_id=str(data.get("privacy_notice_id") or ""),
+    )
+    try:
+        signup = await service.validate_signup(db, form, source)
+    except ValidationFailed as exc:
+        context = await _signup_context(db, form, exc.fields)
+        return Template(template_name=page, context=context, status_code=422)
+    await service.request_signup(db, settings, transport_of(request), signup)
+    return done
+
+
+@post("/prenumerera", include_in_schema=False, status_code=200)
+async def signup_submit(request: Request[Any, Any, Any], db: Db) -> Template:
+    return await _signup(request, db, "form")
+
+
+@post("/prenumerera/inbaddning", include_in_schema=False, status_code=200)
+async def embed_submit(request: Request[Any, Any, Any], db: Db) -> Template:
+    return await _signup(request, db, "embed")
+
+
+# ------------------------------------------------------------------ confirmation
+
+
+@get("/bekrafta/{token:str}", include_in_schema=False)
+async def confirm_page(token: FromPath[str], db: Db) -> Template:
+    """Shows a button; never changes anything (mail scanners follow links)."""
+    try:
+        action = await service.load_action_token(db, token)
+    except (NotFound, Gone) as exc:
+        return _link_problem(exc)
+    lists_by_id = {lst.id: lst for lst in await service.all_lists(db)}
+    chosen = [lists_by_id[i] for i in action.payload.get("list_ids", []) if i in lists_by_id]
+    return Template(
+        template_name="pages/subscribers/confirm.html",
+        context={
+            "token": token,
+            "purpose": action.purpose,
+            "lists": chosen,
+            "new_email": action.payload.get("email", ""),
+        },
+    )
+
+
+@post("/bekrafta/{token:str}", include_in_schema=False, status_code=200)
+async def confirm_submit(token: FromPath[str], request: Request[Any, Any, Any], db: Db) -> Template:
+    settings = settings_of(request)
+    try:
+        result = await service.confirm(db, settings, transport_of(request), token)
+    except (NotFound, Gone, Conflict) as exc:
+        return _link_problem(exc)
+    return Template(
+        template_name="pages/subscribers/confirmed.html",
+        context={
+            "purpose": result.purpose,
+            "lists": result.lists,
+            "email": result.subscriber.email,
+            **links.links_for(settings, result.subscriber),
+        },
+    )
+
+
+# ------------------------------------------------------------- preference centre
+
+
+async def _prefs_context(
+    db: Db,
+    settings: Settings,
+    subscriber: Subscriber,
+    token: FromPath[str],
+    *,
+    errors: dict[str, str] | None = None,
+    notice: str = "",
+    values: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    mine = service.active_list_ids(subscriber)
+    lists = [lst for lst in await service.all_lists(db) if lst.is_public or lst.id in mine]
+    return {
+        "token": token,
+        "subscriber": subscriber,
+        "lists": lists,
+        "mine": mine,
+        "errors": errors or {},
+        "notice": notice,
+        "values": values or {},
+        "organisations": service.MEMBER_ORGANISATIONS,
+        "base": f"/installningar/{token}",
+        "unsubscribe_url": links.unsubscribe_url(settings, subscriber.id, subscriber.token_version),
+    }
+
+
+async def _prefs_subscriber(request: Request[Any, Any, Any], db: Db, token: str) -> Subscriber:
+    return await service.subscriber_from_link(db, settings_of(request), links.PREFS_PURPOSE, token)
+
+
+@get("/installningar/{token:str}", include_in_schema=False)
+async def preferences(
+    token: FromPath[str], request: Request[Any, Any, Any], db: Db, sparat: FromQuery[str] = ""
+) -> Template:
+    try:
+        subscriber = await _prefs_subscriber(request, db, token)
+    except (NotFound, Gone) as exc:
+        return _link_problem(exc)
+    context = await _prefs_context(
+        db, settings_of(request), subscriber, token, notice=SAVED_NOTICES.get(sparat, "")
+    )
+    return Template(template_name=PREFS_PAGE, context=context)
+
+
+def _saved(token: FromPath[str], key: str) -> Redirect:
+    return Redirect(path=f"/installningar/{token}?sparat={key}", status_code=303)
+
+
+async def _prefs_action(
+    request: Request[Any, Any, Any], db: Db, token: FromPath[str], action: str
+) -> Response[Any]:
+    settings = settings_of(request)
+    try:
+        subscriber = await _prefs_subscriber(request, db, token)
+    except (NotFound, Gone) as exc:
+        return _link_problem(exc)
+    data = await request.form()
+    values = {k: str(v) for k, v in data.items() if k != "_csrf_token"}
+    try:
+        if action == "listor":
+            await service.set_lists(
+                db, settings, subscriber, [str(v) for v in data.getall("lists", [])]
+            )
+        elif action == "uppgifter":
+            await service.update_details(
+                db,
+                subscriber,
+                name=values.get("name", ""),
+                organisation=values.get("organisation", ""),
+                role=values.get("role", ""),
+            )
+        elif action == "adress":
+            key = f"change-email:{subscriber.id}"
+            if not await ratelimit.hit(db, key, 5, 3600):
+                raise ValidationFailed(
+                    MESSAGES["change_rate"], fields={"new_email": MESSAGES["change_rate"]}
+                )
+            await service.request_address_change(
+                db, settings, transport_of(request), subscriber, values.get("new_email", "")
+            )
+        elif action == "avregistrerad":
+            await service.unsubscribe(db, settings, subscriber.id, channel="preference-centre")
+    except ValidationFailed as exc:
+        context = await _prefs_context(
+            db, settings, subscriber, token, errors=exc.fields, values=values
+        )
+        return Template(template_name=PREFS_PAGE, context=context, status_code=422)
+    return _saved(token, action)
+
+
+@post("/installningar/{token:str}/listor", include_in_schema=False)
+async def prefs_lists(
+    token: FromPath[str], request: Request[Any, Any, Any], db: Db
+) -> Response[Any]:
+    return await _prefs_action(request, db, token, "listor")
+
+
+@post("/installningar/{token:str}/uppgifter", include_in_schema=False)
+async def prefs_details(
+    token: FromPath[str], request: Request[Any, Any, Any], db: Db
+) -> Response[Any]:
+    return await _prefs_action(request, db, token, "uppgifter")
+
+
+@post("/installningar/{token:str}/adress", include_in_schema=False)
+async def prefs_address(
+    token: FromPath[str], request: Request[Any, Any, Any], db: Db
+) -> Response[Any]:
+    return await _prefs_action(request, db, token, "adress")
+
+
+@post("/installningar/{token:str}/avregistrera", include_in_schema=False)
+async def prefs_unsubscribe(
+    token: FromPath[str], request: Request[Any, Any, Any], db: Db
+) -> Response[Any]:
+    return await _prefs_action(request, db, token, "avregistrerad")
+
+
+@post("/installningar/{token:str}/export", include_in_schema=False, status_code=200)
+async def prefs_export(
+    token: FromPath[str], request: Request[Any, Any, Any], db: Db
+) -> Response[Any]:
+    """Direct download: the signed link is the credential (it is only ever mailed to the
+    address on file), and the POST carries a CSRF token."""
+    try:
+        subscriber = await _prefs_subscriber(request, db, token)
+    except (NotFound, Gone) as exc:
+        return _link_problem(exc)
+    data = await service.export_data(db, subscriber)
+    body = json.dumps(data, ensure_ascii=False, indent=2)
+    return Response(
+        content=body.encode("utf-8"),
+        media_type="application/json; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="mina-uppgifter.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@get("/installningar/{token:str}/radera", include_in_schema=False)
+async def erase_page(token: FromPath[str], request: Request[Any, Any, Any], db: Db) -> Template:
+    try:
+        subscriber = await _prefs_subscriber(request, db, token)
+    except (NotFound, Gone) as exc:
+        return _link_problem(exc)
+    return Template(
+        template_name="pages/subscribers/erase.html",
+        context={"token": token, "email": subscriber.email},
+    )
+
+
+@post("/installningar/{token:str}/radera", include_in_schema=False, status_code=200)
+async def erase_submit(token: FromPath[str], request: Request[Any, Any, Any], db: Db) -> Template:
+    settings = settings_of(request)
+    try:
+        subscriber = await _prefs_subscriber(request, db, token)
+    except (NotFound, Gone) as exc:
+        return _link_problem(exc)
+    await service.erase(db, settings, subscriber.id, actor="subscriber")
+    return Template(template_name="pages/subscribers/erased.html")
+
+
+# --------------------------------------------------------------------- one-click
+
+
+@get("/avregistrera/{token:str}", include_in_schema=False)
+async def unsubscribe_page(token: FromPath[str], request: Request[Any, Any, Any]) -> Template:
+    try:
+        links.read_token(settings_of(request), links.UNSUBSCRIBE_PURPOSE, token)
+    except NotFound as exc:
+        return _link_problem(exc)
+    return Template(template_name="pages/subscribers/unsubscribe.html", context={"token": token})
+
+
+@post("/avregistrera/{token:str}", include_in_schema=False, status_code=200)
+async def unsubscribe_one_click(
+    token: FromPath[str], request: Request[Any, Any, Any], db: Db
+) -> Template:
+    """RFC 8058: works with only ``List-Unsubscribe=One-Click`` in the body, no cookie,
+    no CSRF token; idempotent. Links from before an address change are honoured too:
+    leaving is always allowed."""
+    settings = settings_of(request)
+    try:
+        subscriber_id, _version = links.read_token(settings, links.UNSUBSCRIBE_PURPOSE, token)
+    except NotFound as exc:
+        return _link_problem(exc)
+    await service.unsubscribe(db, settings, subscriber_id, channel="one-click")
+    return Template(template_name="pages/subscribers/unsubscribed.html")
+
+
+# ----------------------------------------------------------------- privacy notice
+
+
+@get("/integritet", include_in_schema=False)
+async def privacy_page(db: Db) -> Template:
+    return Template(
+        template_name="pages/subscribers/privacy.html",
+        context={
+            "privacy": await service.current_text(db, "privacy"),
+            "consent": await service.current_text(db, "consent"),
+            "privacy_versions": await service.text_versions(db, "privacy"),
+            "consent_versions": await service.text_versions(db, "consent"),
+            "archived": False,
+        },
+    )
+
+
+async def _text_page(db: Db, kind: str, version: int) -> Template:
+    try:
+        text = await service.text_version(db, kind, version)
+    except NotFound as exc:
+        return _link_problem(exc)
+    current = await service.current_text(db, kind)
+    return Template(
+        template_name="pages/subscribers/text_version.html",
+        context={"text": text, "is_current": current.id == text.id},
+    )
+
+
+@get("/integritet/{version:int}", include_in_schema=False)
+async def privacy_version(version: FromPath[int], db: Db) -> Template:
+    return await _text_page(db, "privacy", version)
+
+
+@get("/integritet/samtycke/{version:int}", include_in_schema=False)
+async def consent_version(version: FromPath[int], db: Db) -> Template:
+    return await _text_page(db, "consent", version)
 
 
 def contribute(settings: Settings) -> Contribution:
-    return Contribution()
+    return Contribution(
+        routes=[
+            signup_page,
+            embed_page,
+            signup_submit,
+            embed_submit,
+            confirm_page,
+            confirm_submit,
+            preferences,
+            prefs_lists,
+            prefs_details,
+            prefs_address,
+            prefs_unsubscribe,
+            prefs_export,
+            erase_page,
+            erase_submit,
+            unsubscribe_page,
+            unsubscribe_one_click,
+            privacy_page,
+            privacy_version,
+            consent_version,
+        ],
+        csrf_exclude=[r"^/prenumerera(/inbaddning)?$", r"^/avregistrera/[^/]+$"],
+    )

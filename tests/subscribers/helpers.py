@@ -1,0 +1,85 @@
+"""Helpers for the subscriber tests: reading mails from the outbox, links and CSRF tokens."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import html
+import re
+from email.message import EmailMessage
+from typing import Any
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from service.settings import Settings
+from tests.conftest import outbox_messages
+
+Client = AsyncTestClient[Litestar]
+
+
+def mails(settings: Settings) -> list[EmailMessage]:
+    parsed = []
+    for raw in outbox_messages(settings):
+        msg = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        parsed.append(msg)
+    return parsed
+
+
+def text_of(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("plain",))
+    assert part is not None
+    content = part.get_content()
+    assert isinstance(content, str)
+    return content
+
+
+def html_of(msg: EmailMessage) -> str:
+    part = msg.get_body(preferencelist=("html",))
+    assert part is not None
+    content = part.get_content()
+    assert isinstance(content, str)
+    return content
+
+
+def link(text: str, prefix: str) -> str:
+    """The first URL in ``text`` on this service that starts with ``prefix`` (a path)."""
+    found = re.search(r"http://testserver\.local(" + re.escape(prefix) + r"[^\s<>\"]*)", text)
+    assert found, f"no link to {prefix} in:\n{text}"
+    return found.group(1)
+
+
+def csrf(page: str) -> str:
+    found = re.search(r'name="_csrf_token" value="([^"]+)"', page)
+    assert found, "no CSRF token on the page"
+    return html.unescape(found.group(1))
+
+
+def visible(page: str) -> str:
+    """The page text without tags (for asserting on what a user reads)."""
+    text = re.sub(r"<[^>]+>", " ", page)
+    return re.sub(r"\s+", " ", html.unescape(text))
+
+
+async def signup(client: Client, email_address: str, **fields: Any) -> Any:
+    data: dict[str, Any] = {"email": email_address, "lists": ["1"]}
+    data.update(fields)
+    return await client.post("/prenumerera", data=data)
+
+
+async def confirm_latest(client: Client, settings: Settings) -> Any:
+    """Follow the confirmation link in the newest mail: GET the page, press the button."""
+    url = link(text_of(mails(settings)[-1]), "/bekrafta/")
+    page = await client.get(url)
+    assert page.status_code == 200, page.text
+    return await client.post(url, data={"_csrf_token": csrf(page.text)})
+
+
+async def subscribe_confirmed(client: Client, settings: Settings, address: str) -> str:
+    """Sign up and confirm; returns the preference-centre path from the welcome mail."""
+    response = await signup(client, address)
+    assert response.status_code == 200, response.text
+    confirmed = await confirm_latest(client, settings)
+    assert confirmed.status_code == 200, confirmed.text
+    return link(text_of(mails(settings)[-1]), "/installningar/")
