@@ -88,6 +88,20 @@ async def public_lists(session: AsyncSession) -> list[MailingList]:
     return [lst for lst in await all_lists(session) if lst.is_public]
 
 
+async def count_active(session: AsyncSession, list_id: int) -> int:
+    found = await session.execute(
+        select(func.count())
+        .select_from(Subscription)
+        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+        .where(
+            Subscription.list_id == list_id,
+            Subscription.status == "active",
+            Subscriber.status == "active",
+        )
+    )
+    return int(found.scalar_one())
+
+
 async def list_by_slug(session: AsyncSession, slug: str) -> MailingList | None:
     found = await session.execute(select(MailingList).where(MailingList.slug == slug))
     return found.scalar_one_or_none()
@@ -423,6 +437,73 @@ async def request_signup(
         },
     )
     return True
+
+
+async def add_confirmed(
+    session: AsyncSession,
+    *,
+    email: str,
+    lists: Sequence[MailingList],
+    name: str = "",
+    organisation: str = "",
+    role: str = "",
+    source: str = "import",
+    lawful_basis: str = "consent",
+    detail: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Subscriber:
+    """A subscriber whose consent was obtained elsewhere (import, demo, editor).
+
+    Records ``requested`` and ``confirmed`` ledger rows with ``source`` and
+    ``lawful_basis``. The caller checks suppression and duplicates first.
+    """
+    now = now or utcnow()
+    errors: dict[str, str] = {}
+    name = _check_text(name, "name", errors)
+    organisation = _check_text(organisation, "organisation", errors)
+    role = _check_text(role, "role", errors)
+    if errors:
+        raise ValidationFailed(MESSAGES["form_invalid"], fields=errors)
+    consent = await current_text(session, "consent")
+    privacy = await current_text(session, "privacy")
+    subscriber = Subscriber(
+        email=normalise_address(email),
+        name=name,
+        organisation=organisation,
+        role=role,
+        language="sv",
+        status="active",
+        created_at=now,
+        confirmed_at=now,
+        token_version=1,
+        subscriptions=[
+            Subscription(list_id=lst.id, status="active", created_at=now, confirmed_at=now)
+            for lst in lists
+        ],
+    )
+    session.add(subscriber)
+    await session.flush()
+    for lst in lists:
+        for event in ("requested", "confirmed"):
+            session.add(
+                ConsentEvent(
+                    subscriber_id=subscriber.id,
+                    list_id=lst.id,
+                    list_slug=lst.slug,
+                    event=event,
+                    purpose=_purpose(lst),
+                    lawful_basis=lawful_basis,
+                    source=source,
+                    consent_text_id=consent.id,
+                    privacy_notice_id=privacy.id,
+                    language="sv",
+                    occurred_at=now,
+                    requested_at=now,
+                    detail=detail or {},
+                )
+            )
+    await session.flush()
+    return subscriber
 
 
 # ------------------------------------------------------------- action tokens
