@@ -15,6 +15,7 @@ import json
 from typing import Any
 
 from litestar import Request, Response, get, post
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -36,6 +37,13 @@ HONEYPOT = "hemsida"
 DEFAULT_LIST_SLUG = "nyhetsbrev"
 
 Db = NamedDependency[AsyncSession]
+
+# Pages reached through a personal link: never cached, the link never sent as a referrer.
+PRIVATE = [
+    ResponseHeader(name="Cache-Control", value="no-store"),
+    ResponseHeader(name="Referrer-Policy", value="no-referrer"),
+    ResponseHeader(name="X-Robots-Tag", value="noindex"),
+]
 
 
 def _link_problem(exc: NotFound | Gone | Conflict) -> Template:
@@ -132,7 +140,7 @@ async def embed_submit(request: Request[Any, Any, Any], db: Db) -> Template:
 # ------------------------------------------------------------------ confirmation
 
 
-@get("/bekrafta/{token:str}", include_in_schema=False)
+@get("/bekrafta/{token:str}", include_in_schema=False, response_headers=PRIVATE)
 async def confirm_page(token: FromPath[str], db: Db) -> Template:
     """Shows a button; never changes anything (mail scanners follow links)."""
     try:
@@ -152,7 +160,7 @@ async def confirm_page(token: FromPath[str], db: Db) -> Template:
     )
 
 
-@post("/bekrafta/{token:str}", include_in_schema=False, status_code=200)
+@post("/bekrafta/{token:str}", include_in_schema=False, response_headers=PRIVATE, status_code=200)
 async def confirm_submit(token: FromPath[str], request: Request[Any, Any, Any], db: Db) -> Template:
     settings = settings_of(request)
     try:
@@ -203,7 +211,7 @@ async def _prefs_subscriber(request: Request[Any, Any, Any], db: Db, token: str)
     return await service.subscriber_from_link(db, settings_of(request), links.PREFS_PURPOSE, token)
 
 
-@get("/installningar/{token:str}", include_in_schema=False)
+@get("/installningar/{token:str}", include_in_schema=False, response_headers=PRIVATE)
 async def preferences(
     token: FromPath[str], request: Request[Any, Any, Any], db: Db, sparat: FromQuery[str] = ""
 ) -> Template:
@@ -263,35 +271,40 @@ async def _prefs_action(
     return _saved(token, action)
 
 
-@post("/installningar/{token:str}/listor", include_in_schema=False)
+@post("/installningar/{token:str}/listor", include_in_schema=False, response_headers=PRIVATE)
 async def prefs_lists(
     token: FromPath[str], request: Request[Any, Any, Any], db: Db
 ) -> Response[Any]:
     return await _prefs_action(request, db, token, "listor")
 
 
-@post("/installningar/{token:str}/uppgifter", include_in_schema=False)
+@post("/installningar/{token:str}/uppgifter", include_in_schema=False, response_headers=PRIVATE)
 async def prefs_details(
     token: FromPath[str], request: Request[Any, Any, Any], db: Db
 ) -> Response[Any]:
     return await _prefs_action(request, db, token, "uppgifter")
 
 
-@post("/installningar/{token:str}/adress", include_in_schema=False)
+@post("/installningar/{token:str}/adress", include_in_schema=False, response_headers=PRIVATE)
 async def prefs_address(
     token: FromPath[str], request: Request[Any, Any, Any], db: Db
 ) -> Response[Any]:
     return await _prefs_action(request, db, token, "adress")
 
 
-@post("/installningar/{token:str}/avregistrera", include_in_schema=False)
+@post("/installningar/{token:str}/avregistrera", include_in_schema=False, response_headers=PRIVATE)
 async def prefs_unsubscribe(
     token: FromPath[str], request: Request[Any, Any, Any], db: Db
 ) -> Response[Any]:
     return await _prefs_action(request, db, token, "avregistrerad")
 
 
-@post("/installningar/{token:str}/export", include_in_schema=False, status_code=200)
+@post(
+    "/installningar/{token:str}/export",
+    include_in_schema=False,
+    response_headers=PRIVATE,
+    status_code=200,
+)
 async def prefs_export(
     token: FromPath[str], request: Request[Any, Any, Any], db: Db
 ) -> Response[Any]:
@@ -308,12 +321,11 @@ async def prefs_export(
         media_type="application/json; charset=utf-8",
         headers={
             "Content-Disposition": 'attachment; filename="mina-uppgifter.json"',
-            "Cache-Control": "no-store",
         },
     )
 
 
-@get("/installningar/{token:str}/radera", include_in_schema=False)
+@get("/installningar/{token:str}/radera", include_in_schema=False, response_headers=PRIVATE)
 async def erase_page(token: FromPath[str], request: Request[Any, Any, Any], db: Db) -> Template:
     try:
         subscriber = await _prefs_subscriber(request, db, token)
@@ -325,7 +337,12 @@ async def erase_page(token: FromPath[str], request: Request[Any, Any, Any], db: 
     )
 
 
-@post("/installningar/{token:str}/radera", include_in_schema=False, status_code=200)
+@post(
+    "/installningar/{token:str}/radera",
+    include_in_schema=False,
+    response_headers=PRIVATE,
+    status_code=200,
+)
 async def erase_submit(token: FromPath[str], request: Request[Any, Any, Any], db: Db) -> Template:
     settings = settings_of(request)
     try:
@@ -339,7 +356,7 @@ async def erase_submit(token: FromPath[str], request: Request[Any, Any, Any], db
 # --------------------------------------------------------------------- one-click
 
 
-@get("/avregistrera/{token:str}", include_in_schema=False)
+@get("/avregistrera/{token:str}", include_in_schema=False, response_headers=PRIVATE)
 async def unsubscribe_page(token: FromPath[str], request: Request[Any, Any, Any]) -> Template:
     try:
         links.read_token(settings_of(request), links.UNSUBSCRIBE_PURPOSE, token)
@@ -348,7 +365,9 @@ async def unsubscribe_page(token: FromPath[str], request: Request[Any, Any, Any]
     return Template(template_name="pages/subscribers/unsubscribe.html", context={"token": token})
 
 
-@post("/avregistrera/{token:str}", include_in_schema=False, status_code=200)
+@post(
+    "/avregistrera/{token:str}", include_in_schema=False, response_headers=PRIVATE, status_code=200
+)
 async def unsubscribe_one_click(
     token: FromPath[str], request: Request[Any, Any, Any], db: Db
 ) -> Template:

@@ -112,6 +112,8 @@ async def test_whole_journey(client: Client, settings: Settings, session: AsyncS
     lists_page = await client.get(prefs)
     assert lists_page.status_code == 200
     assert address in lists_page.text
+    assert lists_page.headers["cache-control"] == "no-store"
+    assert lists_page.headers["referrer-policy"] == "no-referrer"
     session.add(MailingList(slug="kalendarium", name="Kalendarium", is_public=True))
     await session.commit()
     lists_page = await client.get(prefs)
