@@ -19,6 +19,7 @@ from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import ratelimit
@@ -123,7 +124,11 @@ async def _signup(request: Request[Any, Any, Any], db: Db, source: str) -> Templ
     except ValidationFailed as exc:
         context = await _signup_context(db, form, exc.fields)
         return Template(template_name=page, context=context, status_code=422)
-    await service.request_signup(db, settings, transport_of(request), signup)
+    try:
+        await service.request_signup(db, settings, transport_of(request), signup)
+    except IntegrityError:
+        # The same new address posted twice at the same moment: the other request won.
+        await db.rollback()
     return done
 
 

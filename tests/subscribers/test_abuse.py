@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -239,3 +240,13 @@ async def test_signup_request_is_recorded_in_the_ledger_per_list(
         ("nyhetsbrev", "requested"),
     ]
     assert all(e.requested_at is not None and e.source == "form" for e in events)
+
+
+async def test_simultaneous_signups_of_one_address(
+    client: Client, settings: Settings, session: AsyncSession
+) -> None:
+    responses = await asyncio.gather(*(signup(client, "samtidig@example.se") for _ in range(4)))
+    assert [r.status_code for r in responses] == [200] * 4
+    assert len({r.text for r in responses}) == 1
+    assert await _count(session, Subscriber) == 1
+    assert len(mails(settings)) == 1
