@@ -30,11 +30,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import audit
 from service.db import utcnow
+from service.delivery.models import BounceEvent, Delivery
 from service.errors import Conflict, Gone, NotFound, ValidationFailed
 from service.mail.compose import ListHeaders
 from service.mail.transport import Transport
@@ -862,6 +863,18 @@ async def export_data(session: AsyncSession, subscriber: Subscriber) -> dict[str
             )
         )
     ).scalars()
+    deliveries = (
+        await session.execute(
+            select(Delivery).where(Delivery.subscriber_id == subscriber.id).order_by(Delivery.id)
+        )
+    ).scalars()
+    bounces = (
+        await session.execute(
+            select(BounceEvent)
+            .where(BounceEvent.subscriber_id == subscriber.id)
+            .order_by(BounceEvent.id)
+        )
+    ).scalars()
     return {
         "subscriber": {
             "email": subscriber.email,
@@ -890,6 +903,20 @@ async def export_data(session: AsyncSession, subscriber: Subscriber) -> dict[str
         ],
         "consent_history": history,
         "consent_texts": texts,
+        "deliveries": [
+            {
+                "issue_id": d.issue_id,
+                "state": d.state,
+                "attempts": d.attempts,
+                "sent_at": _iso(d.sent_at),
+                "last_reply": d.last_reply,
+            }
+            for d in deliveries
+        ],
+        "bounces": [
+            {"kind": b.kind, "received_at": _iso(b.received_at), "detail": b.detail}
+            for b in bounces
+        ],
         "pending_confirmations": [
             {
                 "purpose": t.purpose,
@@ -932,9 +959,16 @@ async def export_all(session: AsyncSession) -> list[dict[str, Any]]:
 
 
 async def _delete_person(session: AsyncSession, subscriber_id: int) -> None:
+    """Delete a person and everything that names them. Delivery rows stay for the issue's
+    statistics (their subscriber_id becomes NULL) but lose the SMTP reply text, and bounce
+    reports are deleted, because both may quote the address."""
     subscriber = await session.get(Subscriber, subscriber_id)
     if subscriber is not None:
         session.expunge(subscriber)
+    await session.execute(
+        update(Delivery).where(Delivery.subscriber_id == subscriber_id).values(last_reply=None)
+    )
+    await session.execute(delete(BounceEvent).where(BounceEvent.subscriber_id == subscriber_id))
     await session.execute(delete(ConsentEvent).where(ConsentEvent.subscriber_id == subscriber_id))
     await session.execute(delete(ActionToken).where(ActionToken.subscriber_id == subscriber_id))
     await session.execute(delete(Subscription).where(Subscription.subscriber_id == subscriber_id))

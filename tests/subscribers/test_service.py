@@ -3,12 +3,14 @@ run_retention; and the demo data."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db import utcnow
+from service.db import Base, utcnow
+from service.delivery.models import BounceEvent, Delivery
+from service.issues.models import Issue
 from service.settings import Settings
 from subscribers import demo, service
 from subscribers.models import (
@@ -156,3 +158,39 @@ async def test_demo_load_is_idempotent(session: AsyncSession, settings: Settings
     assert all(s.email.endswith(".example") for s in subscribers)
     events = (await session.execute(select(ConsentEvent))).scalars().all()
     assert events and all(e.source == "import" and e.lawful_basis for e in events)
+
+
+async def test_export_and_erase_cover_deliveries_and_bounces(
+    session: AsyncSession, settings: Settings
+) -> None:
+    address = "levererad@example.se"
+    lists = await _two_lists(session)
+    sub = await service.add_confirmed(session, email=address, lists=lists)
+    issue = Issue(slug="augusti-2019", title="Augusti 2019", issue_date=date(2019, 8, 30))
+    session.add(issue)
+    await session.flush()
+    delivery = Delivery(
+        issue_id=issue.id,
+        subscriber_id=sub.id,
+        state="bounced",
+        message_id="<m1@innanforskapet.test>",
+        last_reply=f"550 5.1.1 <{address}>: mailbox unavailable",
+    )
+    session.add(delivery)
+    session.add(
+        BounceEvent(subscriber_id=sub.id, kind="hard", detail=f"Final-Recipient: {address}")
+    )
+    await session.commit()
+
+    data = await service.export_data(session, sub)
+    assert data["deliveries"][0]["state"] == "bounced"
+    assert data["bounces"][0]["kind"] == "hard"
+
+    await service.erase(session, settings, sub.id, actor="editor:1")
+    await session.commit()
+    session.expire_all()
+    for table in Base.metadata.sorted_tables:
+        rows = (await session.execute(select(table))).all()
+        assert not any(address in str(tuple(r)) for r in rows), table.name
+    kept = (await session.execute(select(Delivery))).scalar_one()
+    assert kept.subscriber_id is None and kept.state == "bounced"
