@@ -379,12 +379,8 @@ async def unsubscribe_one_click(
     """RFC 8058: works with only ``List-Unsubscribe=One-Click`` in the body, no cookie,
     no CSRF token; idempotent. Links from before an address change are honoured too:
     leaving is always allowed."""
-    settings = settings_of(request)
-    try:
-        subscriber_id, _version = links.read_token(settings, links.UNSUBSCRIBE_PURPOSE, token)
-    except NotFound as exc:
-        return _link_problem(exc)
-    await service.unsubscribe(db, settings, subscriber_id, channel="one-click")
+    if not await service.unsubscribe_by_token(db, settings_of(request), token, channel="one-click"):
+        return _link_problem(NotFound(MESSAGES["link_unknown"]))
     return Template(template_name="pages/subscribers/unsubscribed.html")
 
 

@@ -10,6 +10,9 @@ Functions other domains call (stable names and signatures):
 * ``await erase(session, settings, subscriber_id, *, actor)`` — Art. 17: deletes the
   person, their subscriptions, ledger rows and tokens; only HMAC-SHA256 of the address
   stays in ``suppressions`` (reason "erased"); an audit entry without the address.
+* ``await unsubscribe_by_token(session, settings, token, *, channel) -> bool`` — the
+  same from the token in a List-Unsubscribe link (the ``mailto:`` handler uses it with
+  channel "mailto"); False for a forged token.
 * ``await find_by_address(session, normalised) -> Subscriber | None``.
 * ``await run_retention(session, settings, now=None) -> dict[str, int]`` — daily purge:
   unconfirmed signups older than ``INNAN_UNCONFIRMED_DAYS`` are deleted; unsubscribed
@@ -803,6 +806,20 @@ async def unsubscribe(
         subscriber.unsubscribed_at = now
     subscriber.updated_at = now
     await session.flush()
+
+
+async def unsubscribe_by_token(
+    session: AsyncSession, settings: Settings, token: str, *, channel: str
+) -> bool:
+    """Unsubscribe from all lists by the token of a List-Unsubscribe link (e.g. the
+    ``mailto:`` target's subject). False when the token is forged; True otherwise, also
+    when the person is already gone (idempotent)."""
+    try:
+        subscriber_id, _version = links.read_token(settings, links.UNSUBSCRIBE_PURPOSE, token)
+    except NotFound:
+        return False
+    await unsubscribe(session, settings, subscriber_id, channel=channel)
+    return True
 
 
 # ---------------------------------------------------------------------- export

@@ -12,7 +12,7 @@ from service.db import Base, utcnow
 from service.delivery.models import BounceEvent, Delivery
 from service.issues.models import Issue
 from service.settings import Settings
-from subscribers import demo, service
+from subscribers import demo, links, service
 from subscribers.models import (
     ActionToken,
     ConsentEvent,
@@ -194,3 +194,21 @@ async def test_export_and_erase_cover_deliveries_and_bounces(
         assert not any(address in str(tuple(r)) for r in rows), table.name
     kept = (await session.execute(select(Delivery))).scalar_one()
     assert kept.subscriber_id is None and kept.state == "bounced"
+
+
+async def test_unsubscribe_by_mailto_token(session: AsyncSession, settings: Settings) -> None:
+    lists = await _two_lists(session)
+    sub = await service.add_confirmed(session, email="mailto@example.se", lists=lists)
+    await session.commit()
+    mailto = links.unsubscribe_mailto(settings, sub.id, sub.token_version)
+    token = mailto.rsplit("%20", 1)[1]
+    assert not await service.unsubscribe_by_token(session, settings, token + "x", channel="mailto")
+    assert sub.status == "active"
+    assert await service.unsubscribe_by_token(session, settings, token, channel="mailto")
+    assert await service.unsubscribe_by_token(session, settings, token, channel="mailto")
+    await session.commit()
+    assert sub.status == "unsubscribed"
+    channels = (
+        await session.execute(select(ConsentEvent.channel).where(ConsentEvent.event == "withdrawn"))
+    ).scalars()
+    assert set(channels) == {"mailto"}
