@@ -17,6 +17,7 @@ from typing import Any
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.core import audit
 from service.errors import NotFound
 from subscribers import service
 from subscribers.addresses import normalise_address
@@ -66,6 +67,7 @@ def register(main: click.Group) -> None:
             lst = await service.create_list(
                 session, slug, name, description=description, hidden=hidden
             )
+            audit.record(session, "cli", "list.created", "mailing_list", lst.id, slug=slug)
             return f"Listan {lst.name} ({lst.slug}) är skapad{' som dold' if hidden else ''}."
 
         click.echo(run(settings, go))
@@ -218,6 +220,9 @@ def register(main: click.Group) -> None:
 
         async def go(session: AsyncSession) -> str:
             text = await service.publish_text(session, kind, body, title=title)
+            audit.record(
+                session, "cli", "consent_text.published", kind, text.id, version=text.version
+            )
             page = "/integritet" if kind == "privacy" else "/integritet/samtycke"
             return (
                 f"Version {text.version} av {text.title!r} är publicerad: "

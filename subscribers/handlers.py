@@ -62,12 +62,14 @@ async def _signup_context(
     db: Db,
     form: service.SignupForm | None = None,
     errors: dict[str, str] | None = None,
+    preselect: str = "",
 ) -> dict[str, Any]:
     lists = await service.public_lists(db)
     consent = await service.current_text(db, "consent")
     privacy = await service.current_text(db, "privacy")
     if form is None:
-        default = [lst for lst in lists if lst.slug == DEFAULT_LIST_SLUG] or lists[:1]
+        wanted = set(preselect.split(",")) if preselect else {DEFAULT_LIST_SLUG}
+        default = [lst for lst in lists if lst.slug in wanted] or lists[:1]
         form = service.SignupForm(list_values=[str(lst.id) for lst in default])
     return {
         "lists": lists,
@@ -80,13 +82,16 @@ async def _signup_context(
 
 
 @get("/prenumerera", include_in_schema=False)
-async def signup_page(db: Db) -> Template:
-    return Template(template_name=SIGNUP_PAGE, context=await _signup_context(db))
+async def signup_page(db: Db, lista: FromQuery[str] = "") -> Template:
+    """``?lista=kalendarium`` (comma-separated slugs) preselects public lists."""
+    context = await _signup_context(db, preselect=lista[:300])
+    return Template(template_name=SIGNUP_PAGE, context=context)
 
 
 @get("/prenumerera/inbaddning", include_in_schema=False)
-async def embed_page(db: Db) -> Template:
-    return Template(template_name=EMBED_PAGE, context=await _signup_context(db))
+async def embed_page(db: Db, lista: FromQuery[str] = "") -> Template:
+    context = await _signup_context(db, preselect=lista[:300])
+    return Template(template_name=EMBED_PAGE, context=context)
 
 
 async def _signup(request: Request[Any, Any, Any], db: Db, source: str) -> Template:

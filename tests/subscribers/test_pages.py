@@ -141,3 +141,23 @@ async def test_refused_confirmation_mail_still_shows_the_same_page(
         response = await signup(c, "finns-ej@example.se")
         assert response.status_code == 200
         assert "Kontrollera din e-post" in response.text
+
+
+def _checked(page: str) -> dict[str, bool]:
+    return {
+        box.split('value="')[1].split('"')[0]: "checked" in box.split(">")[0]
+        for box in page.split('type="checkbox"')[1:]
+    }
+
+
+async def test_list_can_be_preselected_by_query(client: Client, session: AsyncSession) -> None:
+    await service.create_list(session, "kalendarium", "Kalendarium")
+    await session.commit()
+    page = await client.get("/prenumerera/inbaddning?lista=kalendarium")
+    assert page.status_code == 200
+    assert _checked(page.text) == {"1": False, "2": True}
+    both = await client.get("/prenumerera?lista=kalendarium,nyhetsbrev")
+    assert _checked(both.text) == {"1": True, "2": True}
+    # Unknown slugs fall back to the default list.
+    unknown = await client.get("/prenumerera?lista=finns-inte")
+    assert _checked(unknown.text) == {"1": True, "2": False}
