@@ -5,8 +5,11 @@ CSRF: the unauthenticated signup POSTs (``/prenumerera``, ``/prenumerera/inbaddn
 are excluded from CSRF, because the embedded form is posted from another site's iframe
 (no SameSite=Lax cookie) and double opt-in already protects them: a forged signup
 only leads to a confirmation mail. The RFC 8058 one-click POST (``/avregistrera/…``) is
-excluded because mail providers post it without cookies. Every other form (confirm,
-preference centre, erasure) carries a CSRF token.
+excluded because mail providers post it without cookies. The confirm POST
+(``/bekrafta/…``) is excluded because its secret single-use token in the URL already is
+the CSRF defence (a forger would need the token), and a confirmation must not fail in a
+browser that drops cookies. Every preference-centre form (lists, details, address,
+export, unsubscribe, erasure) carries a CSRF token.
 """
 
 from __future__ import annotations
@@ -451,5 +454,9 @@ def contribute(settings: Settings) -> Contribution:
             privacy_version,
             consent_version,
         ],
-        csrf_exclude=[r"^/prenumerera(/inbaddning)?$", r"^/avregistrera/[^/]+$"],
+        csrf_exclude=[
+            r"^/prenumerera(/inbaddning)?$",
+            r"^/bekrafta/[^/]+$",
+            r"^/avregistrera/[^/]+$",
+        ],
     )
