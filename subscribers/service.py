@@ -576,8 +576,9 @@ async def confirm(
         value = str(payload.get(key) or "")
         if value:
             setattr(subscriber, key, value)
+    if subscriber.status != "active" or subscriber.confirmed_at is None:
+        subscriber.confirmed_at = now  # an active person adding lists keeps the first date
     subscriber.status = "active"
-    subscriber.confirmed_at = now
     subscriber.unsubscribed_at = None
     subscriber.bounced_at = None
     subscriber.soft_bounces = 0

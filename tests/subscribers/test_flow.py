@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,10 +14,12 @@ from subscribers.models import ConsentEvent, ConsentText, MailingList, Subscribe
 from subscribers.suppression import suppression_key
 from tests.subscribers.helpers import (
     Client,
+    confirm_latest,
     csrf,
     link,
     mails,
     signup,
+    subscribe_confirmed,
     text_of,
     visible,
 )
@@ -198,3 +201,28 @@ async def test_whole_journey(client: Client, settings: Settings, session: AsyncS
     sub = await _subscriber(session, address)
     assert sub is not None and sub.status == "active"
     assert visible(page.text).count("Innanförskapet – nyhetsbrev") >= 1
+
+
+async def test_active_subscriber_adds_a_list_by_signing_up_again(
+    client: Client, settings: Settings, session: AsyncSession
+) -> None:
+    await subscribe_confirmed(client, settings, "mer@example.se")
+    session.add(MailingList(slug="kalendarium", name="Kalendarium", is_public=True))
+    sub = await _subscriber(session, "mer@example.se")
+    assert sub is not None and sub.last_confirmation_sent_at is not None
+    first_confirmed = sub.confirmed_at
+    sub.last_confirmation_sent_at -= timedelta(hours=25)
+    await session.commit()
+    sent = len(mails(settings))
+    response = await signup(client, "mer@example.se", lists=["2"])
+    assert response.status_code == 200
+    assert len(mails(settings)) == sent + 1
+    # Nothing changes before the owner of the address confirms.
+    sub = await _subscriber(session, "mer@example.se")
+    assert sub is not None and sorted(s.status for s in sub.subscriptions) == ["active", "pending"]
+    confirmed = await confirm_latest(client, settings)
+    assert "Kalendarium" in confirmed.text
+    sub = await _subscriber(session, "mer@example.se")
+    assert sub is not None
+    assert sorted(s.status for s in sub.subscriptions) == ["active", "active"]
+    assert sub.confirmed_at == first_confirmed
