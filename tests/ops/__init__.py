@@ -1,0 +1,1 @@
+"""Tests of the operations domain: import, backup/restore, data migration, check-config, deploy."""

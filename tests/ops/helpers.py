@@ -1,0 +1,33 @@
+"""Shared helpers for the operations tests: CLI runner with a test database's environment."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner, Result
+
+from service.cli import main
+from service.settings import Settings
+
+
+def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
+    env = {
+        "INNAN_ENV": "test",
+        "INNAN_VAR_DIR": str(settings.var_dir),
+        "INNAN_DATABASE_URL": settings.database_url,
+        "INNAN_BASE_URL": settings.base_url,
+        "INNAN_SECRET_KEY": settings.secret_key,
+        "INNAN_MAIL_FROM": settings.mail_from,
+        "INNAN_RUN_WORKERS": "false",
+    }
+    env.update(extra)
+    return env
+
+
+def run(settings: Settings, *args: str, **extra_env: str) -> Result:
+    return CliRunner().invoke(main, list(args), env=cli_env(settings, **extra_env))
+
+
+async def arun(settings: Settings, *args: str, **extra_env: str) -> Result:
+    """``run`` from an async test (the command starts its own event loop in a thread)."""
+    import asyncio
+
+    return await asyncio.to_thread(run, settings, *args, **extra_env)
