@@ -140,7 +140,10 @@ def register(main: click.Group) -> None:
             if path.exists() and not force:
                 click.echo(f"Fel: {path} finns redan. Använd --force.", err=True)
                 sys.exit(1)
+            path.parent.mkdir(parents=True, exist_ok=True)
             ran, text = backup.run_pg(backup.pg_dump_command(settings.database_url, path))
+            if ran:
+                path.chmod(0o600)
         except DomainError as exc:
             _fail(exc)
             return
