@@ -1,0 +1,138 @@
+"""Deployment files make sense, and every setting the code reads is documented."""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from pathlib import Path
+
+import pytest
+
+from service.settings import REPO_ROOT
+
+DEPLOY = REPO_ROOT / "deploy"
+SYSTEMD = DEPLOY / "systemd"
+
+HARDENING = {
+    "NoNewPrivileges": "yes",
+    "ProtectSystem": "strict",
+    "ReadWritePaths": "/var/lib/innanforskapet",
+    "PrivateTmp": "yes",
+    "ProtectHome": "yes",
+    "MemoryDenyWriteExecute": "yes",
+    "CapabilityBoundingSet": "",
+    "SystemCallFilter": "@system-service",
+}
+
+
+def _unit(path: Path) -> dict[str, dict[str, list[str]]]:
+    """Sections -> key -> values, the way systemd reads a unit (keys may repeat)."""
+    sections: dict[str, dict[str, list[str]]] = {}
+    current: dict[str, list[str]] | None = None
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+            continue
+        assert current is not None, f"{path.name}: key outside a section: {line}"
+        assert "=" in line, f"{path.name}: not a key=value line: {line}"
+        key, value = line.split("=", 1)
+        current.setdefault(key.strip(), []).append(value.strip())
+    return sections
+
+
+@pytest.mark.parametrize(
+    ("name", "command"),
+    [
+        ("innanforskapet-web.service", "innanforskapet serve"),
+        ("innanforskapet-web@.service", "innanforskapet serve"),
+        ("innanforskapet-worker@.service", "innanforskapet worker"),
+    ],
+)
+def test_systemd_units_are_hardened(name: str, command: str) -> None:
+    unit = _unit(SYSTEMD / name)
+    assert set(unit) == {"Unit", "Service", "Install"}
+    service = unit["Service"]
+    assert service["EnvironmentFile"] == ["/etc/innanforskapet/env"]
+    assert service["User"] == ["innanforskapet"]
+    assert service["Restart"] == ["on-failure"]
+    assert command in service["ExecStart"][0]
+    for key, value in HARDENING.items():
+        assert value in service.get(key, []), f"{name}: {key}={value} missing"
+    families = service["RestrictAddressFamilies"][0].split()
+    assert set(families) == {"AF_INET", "AF_INET6", "AF_UNIX"}
+    assert "innanforskapet-migrate.service" in unit["Unit"]["Requires"]
+    assert unit["Install"]["WantedBy"] == ["multi-user.target"]
+    if "web" in name:
+        assert "INNAN_RUN_WORKERS=false" in service["Environment"]
+
+
+def test_migrate_unit_runs_db_upgrade_once() -> None:
+    unit = _unit(SYSTEMD / "innanforskapet-migrate.service")
+    assert unit["Service"]["Type"] == ["oneshot"]
+    assert unit["Service"]["ExecStart"][0].endswith("innanforskapet db upgrade")
+
+
+def test_nginx_config() -> None:
+    conf = (DEPLOY / "nginx" / "innanforskapet.conf").read_text(encoding="utf-8")
+    code = "\n".join(line.split("#", 1)[0] for line in conf.splitlines())
+    assert code.count("{") == code.count("}")
+    upstream = re.search(r"upstream innanforskapet_web \{(.*?)\}", code, re.S)
+    assert upstream is not None
+    assert len(re.findall(r"^\s*server 127\.0\.0\.1:\d+", upstream.group(1), re.M)) >= 2
+    for needle in (
+        "listen 443 ssl",
+        "return 301 https://$host$request_uri",
+        "ssl_certificate ",
+        "client_max_body_size",
+        "proxy_next_upstream error timeout",
+        "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for",
+        "proxy_set_header X-Forwarded-Proto $scheme",
+        "Strict-Transport-Security",
+        "X-Content-Type-Options",
+        "proxy_cache_path",
+        "location = /kalender.ics",
+        "arkiv",
+    ):
+        assert needle in code, needle
+
+
+def test_compose_and_containerfile() -> None:
+    text = (DEPLOY / "compose.yaml").read_text(encoding="utf-8")
+    assert "\t" not in text
+    for service in ("db:", "migrate:", "web1:", "web2:", "worker1:", "worker2:"):
+        assert re.search(rf"^  {service}", text, re.M), service
+    assert "postgresql+asyncpg://" in text
+    assert "dockerfile: deploy/Containerfile" in text
+    if importlib.util.find_spec("yaml") is not None:
+        import yaml
+
+        loaded = yaml.safe_load(text)
+        services = loaded["services"]
+        assert services["worker1"]["command"] == ["innanforskapet", "worker"]
+        assert services["web1"]["environment"]["INNAN_RUN_WORKERS"] == "false"
+        assert services["db"]["image"].startswith("docker.io/library/postgres")
+    container = (DEPLOY / "Containerfile").read_text(encoding="utf-8")
+    assert container.startswith("#") and "\nFROM " in container
+    assert "pip install" in container and "\nUSER innanforskapet" in container
+
+
+def _settings_variables() -> set[str]:
+    source = (REPO_ROOT / "service" / "settings.py").read_text(encoding="utf-8")
+    return set(re.findall(r"\"(INNAN_[A-Z0-9_]+)\"", source))
+
+
+def test_every_setting_is_in_env_example() -> None:
+    example = (DEPLOY / "env.example").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^#?\s*(INNAN_[A-Z0-9_]+)=", example, re.M))
+    missing = sorted(_settings_variables() - listed)
+    assert not missing, f"add to deploy/env.example: {missing}"
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    docs = [REPO_ROOT / "README.md", *sorted((REPO_ROOT / "docs" / "readme").glob("*.md"))]
+    text = "\n".join(p.read_text(encoding="utf-8") for p in docs if p.exists())
+    missing = sorted(v for v in _settings_variables() if v not in text)
+    assert not missing, f"document in README.md (or docs/readme/*.md): {missing}"
