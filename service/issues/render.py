@@ -1,0 +1,395 @@
+"""Rendering an issue: blocks → ONE MJML document → HTML (mjml-python), plus a text part.
+
+Rendering happens once per issue; the output keeps the per-recipient placeholders of
+:mod:`service.issues.placeholders`, and :func:`personalise` only substitutes strings.
+The MJML templates live in ``templates/mail/issue/`` (Jinja, autoescaped); Markdown
+bodies go through :func:`service.issues.markdown.render_markdown` (sanitised).
+
+Accessibility: ``<html lang="sv">``, ``role="presentation"`` on every layout table
+(mjml-python sets it; any table without a role gets it here), one ``<h1>`` title and
+``<h2>``/``<h3>`` block headings, alt text on every image, and a palette whose text
+colours reach a WCAG contrast of at least 4.5:1 (see :data:`PALETTE`).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass
+from datetime import date
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import mjml
+from markupsafe import Markup
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.calendar.format import format_date, format_deadline, format_when
+from service.calendar.models import CalendarItem
+from service.errors import NotFound, ValidationFailed
+from service.issues import placeholders
+from service.issues.markdown import render_markdown
+from service.issues.models import Issue, IssueList
+from service.issues.text import render_text
+from service.issues.urls import archive_url
+from service.mail.compose import ListHeaders, build_message
+from service.settings import TEMPLATES_DIR, Settings
+from subscribers.models import MailingList
+
+ISSUE_TEMPLATES = TEMPLATES_DIR / "mail" / "issue"
+DEFAULT_LIST_SLUG = "nyhetsbrev"
+
+# Mail colours. Every text/background pair used reaches WCAG 2.1 contrast ≥ 4.5:1
+# (checked by tests/issues/test_render.py::test_palette_contrast).
+PALETTE = {
+    "page": "#f3f5f7",
+    "background": "#ffffff",
+    "text": "#1f2328",
+    "heading": "#0b3d5c",
+    "link": "#0a5a8c",
+    "muted": "#545b62",
+    "rule": "#c4ccd3",
+    "header": "#0b3d5c",
+    "header_text": "#ffffff",
+    "button": "#0a5a8c",
+    "button_text": "#ffffff",
+    "notice": "#eef4f8",
+    "notice_rule": "#0a5a8c",
+    "footer": "#e9edf0",
+    "footer_text": "#2f353b",
+    "footer_link": "#0a4d78",
+}
+# (foreground, background) pairs of text actually shown.
+CONTRAST_PAIRS = (
+    ("text", "background"),
+    ("heading", "background"),
+    ("link", "background"),
+    ("muted", "background"),
+    ("text", "notice"),
+    ("heading", "notice"),
+    ("link", "notice"),
+    ("header_text", "header"),
+    ("button_text", "button"),
+    ("footer_text", "footer"),
+    ("footer_link", "footer"),
+)
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    """One issue rendered once. ``html``/``text`` keep the per-recipient placeholders.
+
+    ``web_html`` is a semantic fragment for the archive page (starts with
+    ``<article class="issue">`` holding the ``<h1>`` title and date; no greeting, no
+    placeholders, footer without preference/unsubscribe links).
+    """
+
+    issue_id: int
+    subject: str
+    preheader: str
+    html: str
+    text: str
+    web_html: str
+    slug: str = ""
+    issue_date: date | None = None
+    archive_url: str = ""
+    list_slug: str = DEFAULT_LIST_SLUG
+    list_name: str = ""
+
+
+@functools.lru_cache(maxsize=8)
+def _environment(directory: str) -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(directory),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=False,
+        lstrip_blocks=False,
+    )
+
+
+def _absolute(settings: Settings, url: str) -> str:
+    if url.startswith("/") and not url.startswith("//"):
+        return settings.url(url)
+    return url
+
+
+def _is_web_url(url: str) -> bool:
+    return url.lower().startswith(("https://", "http://"))
+
+
+def _is_link_url(url: str) -> bool:
+    return _is_web_url(url) or url.lower().startswith("mailto:")
+
+
+def _text(data: dict[str, Any], key: str, default: str = "") -> str:
+    value = data.get(key)
+    return default if value is None else str(value).strip() or default
+
+
+def privacy_url(settings: Settings) -> str:
+    return settings.privacy_url or settings.url("/integritet")
+
+
+async def _calendar_items(
+    session: AsyncSession, issue: Issue, data: dict[str, Any]
+) -> list[CalendarItem]:
+    if data.get("mode") == "selected":
+        ids = [int(i) for i in data.get("item_ids") or [] if str(i).lstrip("-").isdigit()]
+        if not ids:
+            return []
+        rows = (await session.scalars(select(CalendarItem).where(CalendarItem.id.in_(ids)))).all()
+        by_id = {row.id: row for row in rows}
+        return [by_id[i] for i in ids if i in by_id]
+    try:
+        limit = max(1, min(20, int(data.get("limit") or 5)))
+    except (TypeError, ValueError):
+        limit = 5
+    query = (
+        select(CalendarItem)
+        .where(CalendarItem.start_date >= issue.issue_date)
+        .order_by(CalendarItem.start_date, CalendarItem.starts_at, CalendarItem.id)
+        .limit(limit)
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def _block_views(
+    session: AsyncSession, settings: Settings, issue: Issue
+) -> list[dict[str, Any]]:
+    views: list[dict[str, Any]] = []
+    in_section = False
+    for block in issue.blocks:
+        data = block.data or {}
+        kind = block.kind
+        view: dict[str, Any] = {"kind": kind, "id": block.id, "level": 3 if in_section else 2}
+        if kind == "heading":
+            in_section = True
+            view.update(level=2, text=_text(data, "text"))
+        elif kind in ("article", "notice", "cta"):
+            body = str(data.get("body") or "")
+            view.update(
+                heading=_text(data, "heading"),
+                body=body,
+                body_html=Markup(render_markdown(body)),  # noqa: S704 - sanitised by nh3
+            )
+            if kind == "article":
+                image = data.get("image") or None
+                if isinstance(image, dict) and image.get("src"):
+                    src = _absolute(settings, str(image["src"]))
+                    if _is_web_url(src):
+                        view["image"] = {
+                            "src": src,
+                            "alt": _text(image, "alt"),
+                            "caption": _text(image, "caption"),
+                            "width": None,
+                        }
+                link = data.get("link") or None
+                if isinstance(link, dict) and _is_link_url(str(link.get("url") or "")):
+                    view["link"] = {
+                        "url": str(link["url"]).strip(),
+                        "label": _text(link, "label", "Läs mer"),
+                    }
+            if kind == "cta":
+                url = str(data.get("button_url") or "").strip()
+                if not _is_web_url(url):
+                    raise ValidationFailed(
+                        "Knappens länk måste vara en webbadress som börjar med https://.",
+                        fields={"button_url": "Ange en adress som börjar med https://."},
+                    )
+                view.update(button_url=url, button_label=_text(data, "button_label", "Läs mer"))
+        elif kind == "calendar":
+            items = await _calendar_items(session, issue, data)
+            view.update(
+                heading=_text(data, "heading", "Kalendarium"),
+                items=[
+                    {
+                        "when": format_when(item, reference=issue.issue_date),
+                        "title": item.title,
+                        "place": item.place,
+                        "link": item.link if _is_link_url(item.link or "") else "",
+                        "deadline": (
+                            format_deadline(item.registration_deadline, reference=issue.issue_date)
+                            if item.registration_deadline
+                            else ""
+                        ),
+                    }
+                    for item in items
+                ],
+            )
+        elif kind == "divider":
+            pass
+        else:
+            continue  # unknown kinds are never rendered
+        views.append(view)
+    return views
+
+
+async def _target_list(session: AsyncSession, issue: Issue) -> tuple[str, str]:
+    row = (
+        await session.execute(
+            select(MailingList.slug, MailingList.name)
+            .join(IssueList, IssueList.list_id == MailingList.id)
+            .where(IssueList.issue_id == issue.id)
+            .order_by(MailingList.sort_order, MailingList.id)
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        row = (
+            await session.execute(
+                select(MailingList.slug, MailingList.name).where(
+                    MailingList.slug == DEFAULT_LIST_SLUG
+                )
+            )
+        ).first()
+    if row is None:
+        return DEFAULT_LIST_SLUG, "Innanförskapet"
+    return str(row[0]), str(row[1])
+
+
+_TABLE_WITHOUT_ROLE = re.compile(r"<table(?![^>]*\brole=)", re.IGNORECASE)
+
+
+def _postprocess(html: str) -> str:
+    """Accessibility fixes applied once per issue to mjml-python's output."""
+    html = _TABLE_WITHOUT_ROLE.sub('<table role="presentation"', html)
+    if '<html lang="sv"' not in html:
+        html = re.sub(r"<html(?![^>]*\blang=)", '<html lang="sv"', html, count=1)
+    return html
+
+
+def mjml_to_html(source: str) -> str:
+    """HTML for an MJML document; invalid MJML raises ValidationFailed (Swedish)."""
+    try:
+        html = mjml.mjml2html(source)
+    except (ValueError, RuntimeError) as exc:
+        raise ValidationFailed(
+            f"Nyhetsbrevet kunde inte byggas: mallen är inte giltig MJML ({exc})."
+        ) from None
+    unknown = re.search(r"<(mj-[a-z-]+)", html)
+    if unknown:
+        raise ValidationFailed(
+            "Nyhetsbrevet kunde inte byggas: mallen innehåller en okänd "
+            f"MJML-komponent ({unknown.group(1)})."
+        )
+    return _postprocess(html)
+
+
+def build_context(settings: Settings, issue: Issue, blocks: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "issue": issue,
+        "blocks": blocks,
+        "c": PALETTE,
+        "org_name": settings.org_name,
+        "org_address": settings.org_address,
+        "privacy_url": privacy_url(settings),
+        "archive_url": archive_url(settings, issue.issue_date, issue.slug),
+        "issue_date_text": format_date(issue.issue_date),
+        "name_placeholder": placeholders.NAME,
+        "prefs_placeholder": placeholders.PREFS_URL,
+        "unsubscribe_placeholder": placeholders.UNSUBSCRIBE_URL,
+    }
+
+
+async def render_issue(
+    session: AsyncSession,
+    settings: Settings,
+    issue_id: int,
+    *,
+    templates_dir: Path | None = None,
+) -> RenderedIssue:
+    """Render ``issue_id`` once (MJML → HTML, text, web); raises NotFound/ValidationFailed."""
+    issue = await session.get(Issue, issue_id)
+    if issue is None:
+        raise NotFound("Nyhetsbrevet finns inte.")
+    blocks = await _block_views(session, settings, issue)
+    list_slug, list_name = await _target_list(session, issue)
+    ctx = build_context(settings, issue, blocks)
+    env = _environment(str(templates_dir or ISSUE_TEMPLATES))
+    try:
+        source = env.get_template("issue.mjml").render(ctx)
+        web_html = env.get_template("web.html").render(ctx)
+    except jinja2.TemplateError as exc:
+        raise ValidationFailed(f"Nyhetsbrevet kunde inte byggas: fel i mallen ({exc}).") from None
+    html = mjml_to_html(source)
+    return RenderedIssue(
+        issue_id=issue.id,
+        subject=(issue.subject or issue.title).strip(),
+        preheader=issue.preheader,
+        html=html,
+        text=render_text(ctx),
+        web_html=web_html.strip(),
+        slug=issue.slug,
+        issue_date=issue.issue_date,
+        archive_url=ctx["archive_url"],
+        list_slug=list_slug,
+        list_name=list_name,
+    )
+
+
+def personalise(
+    rendered: RenderedIssue, *, name: str, prefs_url: str, unsubscribe_url: str
+) -> tuple[str, str]:
+    """``(html, text)`` for one recipient — string substitution only, never MJML."""
+    values = {
+        placeholders.NAME: name,
+        placeholders.PREFS_URL: prefs_url,
+        placeholders.UNSUBSCRIBE_URL: unsubscribe_url,
+    }
+    return (
+        placeholders.substitute(rendered.html, values, is_html=True),
+        placeholders.substitute(rendered.text, values, is_html=False),
+    )
+
+
+def list_headers(
+    settings: Settings,
+    rendered: RenderedIssue,
+    *,
+    unsubscribe_url: str,
+    unsubscribe_mailto: str | None,
+) -> ListHeaders:
+    return ListHeaders(
+        list_id=f"{rendered.list_slug}.{settings.mail_domain}",
+        list_name=rendered.list_name or settings.org_name,
+        unsubscribe_url=unsubscribe_url,
+        unsubscribe_mailto=unsubscribe_mailto,
+        feedback_id=f"{rendered.slug or rendered.issue_id}:{rendered.list_slug}:innanforskapet",
+    )
+
+
+def build_issue_message(
+    settings: Settings,
+    rendered: RenderedIssue,
+    *,
+    to: str,
+    name: str,
+    prefs_url: str,
+    unsubscribe_url: str,
+    unsubscribe_mailto: str | None,
+    message_id: str | None = None,
+    subject_prefix: str = "",
+) -> EmailMessage:
+    """The complete mail for one recipient (multipart/alternative, list headers, bulk)."""
+    html, text = personalise(
+        rendered, name=name, prefs_url=prefs_url, unsubscribe_url=unsubscribe_url
+    )
+    return build_message(
+        settings,
+        to=to,
+        subject=subject_prefix + rendered.subject,
+        text=text,
+        html=html,
+        list_headers=list_headers(
+            settings,
+            rendered,
+            unsubscribe_url=unsubscribe_url,
+            unsubscribe_mailto=unsubscribe_mailto,
+        ),
+        message_id=message_id,
+        bulk=True,
+    )
