@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import audit
@@ -514,7 +514,9 @@ async def _process(
     ids: dict[str, int] = {}
     if new_rows:
         result = await session.execute(
-            insert(Subscriber).returning(Subscriber.id, Subscriber.email),
+            insert(_table(Subscriber)).returning(
+                _table(Subscriber).c.id, _table(Subscriber).c.email
+            ),
             [
                 {
                     "email": r.email,
@@ -566,9 +568,9 @@ async def _process(
         if sid not in memberships
     ]
     if new_memberships:
-        await session.execute(insert(Subscription), new_memberships)
+        await session.execute(insert(_table(Subscription)), new_memberships)
     await session.execute(
-        insert(ConsentEvent),
+        insert(_table(ConsentEvent)),
         [
             {
                 "subscriber_id": sid,
@@ -590,6 +592,12 @@ async def _process(
         ],
     )
     await session.commit()
+
+
+def _table(model: Any) -> Table:
+    """The Core table of a model: Core bulk inserts skip the ORM's per-row bookkeeping."""
+    table: Table = model.__table__
+    return table
 
 
 def report_dict(report: ImportReport) -> dict[str, Any]:
