@@ -51,6 +51,8 @@ HEADER_ALIASES = {
     "name": {"namn", "name", "fullständigtnamn", "fullname", "förochefternamn"},
     "organisation": {"organisation", "org", "organization", "företag", "förbund", "myndighet"},
     "role": {"roll", "role", "titel", "title", "befattning"},
+    "first_name": {"förnamn", "fornamn", "firstname", "givenname"},
+    "last_name": {"efternamn", "lastname", "surname", "familyname"},
 }
 
 
@@ -178,6 +180,7 @@ def map_header(row: list[str]) -> dict[str, int] | None:
 class _Row:
     number: int
     cells: list[str]
+    unreadable: bool = False
     email: str = ""
     name: str = ""
     organisation: str = ""
@@ -195,6 +198,8 @@ def _has_control(value: str) -> bool:
 
 def _validate(row: _Row, columns: dict[str, int]) -> str | None:
     """The Swedish reason ``row`` is invalid, or None (filling its normalised fields)."""
+    if row.unreadable:
+        return REJECT_REASONS["unreadable"]
     if not any(cell.strip() for cell in row.cells):
         return REJECT_REASONS["empty_row"]
     values: dict[str, str] = {}
@@ -202,6 +207,9 @@ def _validate(row: _Row, columns: dict[str, int]) -> str | None:
         values[fld] = row.cells[index].strip() if index < len(row.cells) else ""
     if any(_has_control(v) for v in values.values()):
         return REJECT_REASONS["line_break"]
+    first, last = values.pop("first_name", ""), values.pop("last_name", "")
+    if not values.get("name") and (first or last):
+        values["name"] = f"{first} {last}".strip()
     if not values["email"]:
         return REJECT_REASONS["no_address"]
     for fld in ("name", "organisation", "role"):
@@ -272,9 +280,17 @@ class RejectWriter:
 
 
 def _records(reader: Iterator[list[str]], first_number: int) -> Iterator[_Row]:
+    """Rows with their numbers; a row the csv module cannot parse becomes an unreadable row."""
     number = first_number
-    for cells in reader:
-        yield _Row(number=number, cells=cells)
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            yield _Row(number=number, cells=[], unreadable=True)
+        else:
+            yield _Row(number=number, cells=cells)
         number += 1
 
 
@@ -315,7 +331,11 @@ async def import_subscribers(
 
     report = ImportReport(list_slug=list_slug, basis=basis, source=source, dry_run=dry_run)
     report.encoding = detect_encoding(stream)
-    text = io.TextIOWrapper(stream, encoding=report.encoding, newline="")
+    # utf-8(-sig) and cp1252 were verified over the whole file; a guessed codec may not hold.
+    strict = report.encoding in ("utf-8", "utf-8-sig", "cp1252")
+    text = io.TextIOWrapper(
+        stream, encoding=report.encoding, errors="strict" if strict else "replace", newline=""
+    )
     try:
         sample = text.read(SAMPLE_BYTES)
         if not sample.strip():
@@ -323,7 +343,11 @@ async def import_subscribers(
         report.delimiter = detect_delimiter(sample)
         text.seek(0)
         reader = csv.reader(text, delimiter=report.delimiter)
-        first = next(reader, None)
+        try:
+            first = next(reader, None)
+        except csv.Error:
+            message = IMPORT_ERRORS["no_email_column"]
+            raise ValidationFailed(message, fields={"file": message}) from None
         if first is None:
             raise ValidationFailed(IMPORT_ERRORS["empty_file"])
         columns = map_header(first)

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 REJECT_REASONS = {
     "empty_row": "Raden är tom.",
+    "unreadable": (
+        "Raden kunde inte läsas: ett fält är för långt (över 128 000 tecken) "
+        "eller citattecknen stämmer inte."
+    ),
     "no_address": "E-postadress saknas.",
     "line_break": (
         "Ett fält innehåller en radbrytning eller ett styrtecken, vilket inte är tillåtet."

@@ -308,3 +308,32 @@ def test_detection_helpers() -> None:
     assert detect_delimiter("a;b;c\n1;2;3\n") == ";"
     assert detect_delimiter("a\tb\n1\t2\n") == "\t"
     assert detect_delimiter("email\nx@example.se\n") == ","
+
+
+async def test_unparseable_rows_nul_bytes_and_split_names(
+    settings: Settings, session: AsyncSession
+) -> None:
+    data = (
+        "Förnamn;Efternamn;E-post\r\n"
+        "Åsa;Öberg;asa@example.se\r\n"
+        f"{'x' * 140_000};Lång;lang@example.se\r\n"
+        "Nul\x00;Byte;nul@example.se\r\n"
+        "Pär;Ängström;par@example.se\r\n"
+    ).encode("cp1252")
+    rejects = io.StringIO()
+    report = await import_subscribers(
+        session,
+        settings,
+        io.BytesIO(data),
+        list_slug="nyhetsbrev",
+        basis="consent",
+        source="delade namn",
+        reject_out=rejects,
+    )
+    assert (report.rows_read, report.valid, report.invalid) == (4, 2, 2)
+    rows = list(csv.reader(io.StringIO(rejects.getvalue()), delimiter=";"))
+    assert [r[0] for r in rows[1:]] == ["3", "4"]
+    assert "kunde inte läsas" in rows[1][-1]
+    assert "styrtecken" in rows[2][-1]
+    par = await subs.find_by_address(session, "par@example.se")
+    assert par is not None and par.name == "Pär Ängström"
