@@ -177,6 +177,7 @@ async def _block_views(
                 body_html=Markup(render_markdown(body)),  # noqa: S704 - sanitised by nh3
             )
             if kind == "article":
+                view.update(image=None, link=None)
                 image = data.get("image") or None
                 if isinstance(image, dict) and image.get("src"):
                     src = _absolute(settings, str(image["src"]))

@@ -1,0 +1,117 @@
+"""Test sends: an editor sends the rendered issue to a few chosen addresses.
+
+The mail is the real one (same rendering, headers and transport) with ``[TEST] `` before
+the subject and clearly marked example links instead of any subscriber's signed
+preference/unsubscribe links, so a forwarded test mail can never act for anyone.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.core.audit import record
+from service.errors import ValidationFailed
+from service.issues.render import RenderedIssue, build_issue_message, render_issue
+from service.mail.compose import to_bytes
+from service.mail.transport import Transport
+from service.settings import Settings
+from subscribers.addresses import normalise_address
+
+MAX_ADDRESSES = 5
+SUBJECT_PREFIX = "[TEST] "
+SAMPLE_NAME = "Exempel Exempelsson"
+
+
+def sample_links(settings: Settings) -> dict[str, str]:
+    """Example links for previews and test sends (they open the "link problem" page)."""
+    return {
+        "prefs_url": settings.url("/installningar/EXEMPEL-provutskick-ingen-riktig-lank"),
+        "unsubscribe_url": settings.url("/avregistrera/EXEMPEL-provutskick-ingen-riktig-lank"),
+        "unsubscribe_mailto": f"mailto:unsubscribe@{settings.mail_domain}?subject=EXEMPEL",
+    }
+
+
+def validate_addresses(addresses: list[str]) -> list[str]:
+    """Normalised, de-duplicated addresses (1–5); ValidationFailed (Swedish) otherwise."""
+    cleaned: list[str] = []
+    for raw in addresses:
+        if not raw.strip():
+            continue
+        try:
+            address = normalise_address(raw, field="addresses")
+        except ValidationFailed as exc:
+            message = f"”{raw.strip()}”: {exc.message}"
+            raise ValidationFailed(message, fields={"addresses": message}) from None
+        if address not in cleaned:
+            cleaned.append(address)
+    if not cleaned:
+        message = "Ange minst en e-postadress för provutskicket."
+        raise ValidationFailed(message, fields={"addresses": message})
+    if len(cleaned) > MAX_ADDRESSES:
+        message = f"Ett provutskick kan gå till högst {MAX_ADDRESSES} adresser."
+        raise ValidationFailed(message, fields={"addresses": message})
+    return cleaned
+
+
+def sample_message_bytes(
+    settings: Settings, rendered: RenderedIssue, to: str, *, test: bool = True
+) -> bytes:
+    """The complete mail for ``to`` with sample personalisation (preview .eml / test send)."""
+    links = sample_links(settings)
+    msg = build_issue_message(
+        settings,
+        rendered,
+        to=to,
+        name=SAMPLE_NAME,
+        prefs_url=links["prefs_url"],
+        unsubscribe_url=links["unsubscribe_url"],
+        unsubscribe_mailto=links["unsubscribe_mailto"],
+        subject_prefix=SUBJECT_PREFIX if test else "",
+    )
+    return to_bytes(msg)
+
+
+async def test_send(
+    session: AsyncSession,
+    settings: Settings,
+    transport: Transport,
+    issue_id: int,
+    addresses: list[str],
+    *,
+    actor: str,
+) -> list[str]:
+    """Send the issue as a test to ``addresses``; returns the addresses that accepted it.
+
+    Raises ValidationFailed when the addresses are bad or no address accepted the mail.
+    Writes an audit entry (in ``session``; the caller commits).
+    """
+    recipients = validate_addresses(addresses)
+    rendered = await render_issue(session, settings, issue_id)
+    sender = settings.sender_address.addr_spec
+    sent: list[str] = []
+    failed: dict[str, str] = {}
+    for address in recipients:
+        result = await transport.send(
+            sender, [address], sample_message_bytes(settings, rendered, address)
+        )
+        outcome = result.per_recipient.get(address)
+        if outcome is not None and outcome.ok:
+            sent.append(address)
+        else:
+            failed[address] = f"{outcome.code} {outcome.message}" if outcome else "inget svar"
+    record(
+        session,
+        actor,
+        "issue.test_send",
+        "issue",
+        issue_id,
+        sent=sent,
+        failed=failed,
+        transport=transport.name,
+    )
+    if not sent:
+        raise ValidationFailed(
+            "Provutskicket kunde inte skickas: e-postservern tog inte emot det.",
+            fields={"addresses": "; ".join(f"{a}: {why}" for a, why in failed.items())},
+        )
+    return sent
