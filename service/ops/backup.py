@@ -7,6 +7,7 @@ unless forced, and accepts only a SQLite file carrying our schema.
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -38,9 +39,18 @@ def sqlite_path(database_url: str) -> Path:
 
 
 def libpq_url(database_url: str) -> str:
-    """``postgresql://...`` for pg_dump/psql from a SQLAlchemy URL."""
-    url = make_url(database_url).set(drivername="postgresql")
+    """``postgresql://...`` for pg_dump/pg_restore, without the password (that goes in
+    PGPASSWORD, so it never shows in the process list)."""
+    url = make_url(database_url).set(drivername="postgresql", password=None)
     return url.render_as_string(hide_password=False)
+
+
+def libpq_env(database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    password = make_url(database_url).password
+    if password:
+        env["PGPASSWORD"] = str(password)
+    return env
 
 
 def table_counts(connection: sqlite3.Connection) -> dict[str, int]:
@@ -174,15 +184,16 @@ def shown(command: list[str]) -> str:
     return " ".join(out)
 
 
-def run_pg(command: list[str]) -> tuple[bool, str]:
+def run_pg(command: list[str], database_url: str) -> tuple[bool, str]:
     """Run pg_dump/pg_restore; (False, guidance) when the program is missing."""
     if shutil.which(command[0]) is None:
         return False, (
             f"{command[0]} finns inte på den här datorn. Installera PostgreSQL-klienten "
-            f"(Debian: apt-get install postgresql-client) och kör:\n  {shown(command)}"
+            f"(Debian: apt-get install postgresql-client) och kör (med lösenordet i "
+            f"PGPASSWORD eller ~/.pgpass):\n  {shown(command)}"
         )
     completed = subprocess.run(  # noqa: S603 - fixed program, our own arguments
-        command, capture_output=True, text=True, check=False
+        command, capture_output=True, text=True, check=False, env=libpq_env(database_url)
     )
     if completed.returncode != 0:
         raise ValidationFailed(

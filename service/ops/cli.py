@@ -141,7 +141,9 @@ def register(main: click.Group) -> None:
                 click.echo(f"Fel: {path} finns redan. Använd --force.", err=True)
                 sys.exit(1)
             path.parent.mkdir(parents=True, exist_ok=True)
-            ran, text = backup.run_pg(backup.pg_dump_command(settings.database_url, path))
+            ran, text = backup.run_pg(
+                backup.pg_dump_command(settings.database_url, path), settings.database_url
+            )
             if ran:
                 path.chmod(0o600)
         except DomainError as exc:
@@ -189,7 +191,9 @@ def register(main: click.Group) -> None:
                     err=True,
                 )
                 sys.exit(1)
-            ran, text = backup.run_pg(backup.pg_restore_command(settings.database_url, path))
+            ran, text = backup.run_pg(
+                backup.pg_restore_command(settings.database_url, path), settings.database_url
+            )
         except DomainError as exc:
             _fail(exc)
             return

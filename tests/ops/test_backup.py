@@ -170,3 +170,17 @@ async def test_sqlite_backup_while_a_writer_is_busy(
         assert conn.execute("SELECT count(*) FROM subscribers").fetchone()[0] > 0
     finally:
         conn.close()
+
+
+async def test_backup_without_postgresql_client_tools(settings: Settings, tmp_path: Path) -> None:
+    """SQLite needs no outside program; for PostgreSQL the exact pg_dump command is printed."""
+    target = tmp_path / "utan-verktyg.backup"
+    result = await arun(settings, "backup", str(target), PATH=str(tmp_path / "tom-path"))
+    if settings.is_sqlite:
+        assert result.exit_code == 0, result.output
+        assert target.is_file()
+        return
+    assert result.exit_code == 1
+    assert "pg_dump finns inte på den här datorn" in result.output
+    assert "pg_dump --format=custom --no-owner --file" in result.output
+    assert "postgresql://postgres@127.0.0.1:5432/" in result.output
