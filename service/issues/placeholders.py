@@ -8,7 +8,9 @@ transfer-encoded body.
 
 from __future__ import annotations
 
+import functools
 import html
+import re
 
 # The greeting reads "Hej%%INNAN_NAME%%!": with a name it becomes "Hej Åsa!", without
 # one "Hej!". Pass the plain name (or "") as the value; substitute() adds the space.
@@ -38,3 +40,31 @@ def name_fragment(name: str) -> str:
     """What replaces :data:`NAME`: ``" Åsa"`` for a name, ``""`` without one."""
     cleaned = " ".join((name or "").split())
     return f" {cleaned}" if cleaned else ""
+
+
+_PATTERN = re.compile("(" + "|".join(re.escape(p) for p in ALL) + ")")
+
+
+@functools.lru_cache(maxsize=32)
+def split(rendered: str) -> tuple[str, ...]:
+    """``rendered`` cut at its placeholders: text, placeholder, text, … (cached per issue).
+
+    Odd positions hold placeholders. Filling the pieces with :func:`fill` gives the same
+    result as :func:`substitute`, but costs one join per recipient instead of a scan of
+    the whole document per placeholder.
+    """
+    return tuple(_PATTERN.split(rendered))
+
+
+def fill(pieces: tuple[str, ...], values: dict[str, str], *, is_html: bool) -> str:
+    """Join ``pieces`` from :func:`split` with the recipient's ``values`` (see substitute)."""
+    prepared = {}
+    for placeholder in ALL:
+        value = values.get(placeholder, "")
+        if placeholder == NAME:
+            value = name_fragment(value)
+        prepared[placeholder] = html.escape(value, quote=True) if is_html else value
+    out = list(pieces)
+    for index in range(1, len(out), 2):
+        out[index] = prepared[out[index]]
+    return "".join(out)

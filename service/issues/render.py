@@ -342,8 +342,8 @@ def personalise(
         placeholders.UNSUBSCRIBE_URL: unsubscribe_url,
     }
     return (
-        placeholders.substitute(rendered.html, values, is_html=True),
-        placeholders.substitute(rendered.text, values, is_html=False),
+        placeholders.fill(placeholders.split(rendered.html), values, is_html=True),
+        placeholders.fill(placeholders.split(rendered.text), values, is_html=False),
     )
 
 
