@@ -52,6 +52,11 @@ class Transport(Protocol):
 
     async def send(self, sender: str, recipients: list[str], message: bytes) -> SendResult: ...
 
+    async def send_prepared(self, sender: str, recipients: list[str], wire: bytes) -> SendResult:
+        """Send DATA bytes that are already CRLF-normalised, dot-stuffed and end in
+        ``.\\r\\n`` (see ``service.mail.template``)."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -66,6 +71,11 @@ class OutboxTransport:
     async def send(self, sender: str, recipients: list[str], message: bytes) -> SendResult:
         await asyncio.to_thread(self._write, sender, recipients, message)
         return SendResult({r: RecipientResult(250, "queued in outbox") for r in recipients})
+
+    async def send_prepared(self, sender: str, recipients: list[str], wire: bytes) -> SendResult:
+        from service.mail.template import unstuff
+
+        return await self.send(sender, recipients, unstuff(wire))
 
     def _write(self, sender: str, recipients: list[str], message: bytes) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -140,6 +150,13 @@ class SmtpTransport:
         finally:
             self._idle.put_nowait(conn)
 
+    async def send_prepared(self, sender: str, recipients: list[str], wire: bytes) -> SendResult:
+        conn = await self._idle.get()
+        try:
+            return await conn.send(self, sender, recipients, wire, prepared=True)
+        finally:
+            self._idle.put_nowait(conn)
+
     async def close(self) -> None:
         conns: list[_PooledConnection] = []
         while not self._idle.empty():
@@ -171,12 +188,21 @@ class _PooledConnection:
         return client
 
     async def send(
-        self, owner: SmtpTransport, sender: str, recipients: list[str], message: bytes
+        self,
+        owner: SmtpTransport,
+        sender: str,
+        recipients: list[str],
+        message: bytes,
+        *,
+        prepared: bool = False,
     ) -> SendResult:
-        if self.client is None or not self.client.is_connected:
-            self.client = await self._connect(owner)
         try:
-            refused, _reply = await self.client.sendmail(sender, recipients, message)
+            if self.client is None or not self.client.is_connected:
+                self.client = await self._connect(owner)
+            if prepared:
+                refused = await _send_wire(self.client, sender, recipients, message)
+            else:
+                refused, _reply = await self.client.sendmail(sender, recipients, message)
         except aiosmtplib.SMTPRecipientsRefused as exc:
             result = SendResult()
             for err in exc.recipients:
@@ -218,6 +244,45 @@ class _PooledConnection:
             except (aiosmtplib.SMTPException, OSError):
                 self.client.close()
             self.client = None
+
+
+async def _send_wire(
+    client: aiosmtplib.SMTP, sender: str, recipients: list[str], wire: bytes
+) -> dict[str, aiosmtplib.SMTPResponse]:
+    """MAIL, RCPT, DATA with bytes that are already in wire form.
+
+    aiosmtplib's ``sendmail``/``data`` run two regex passes over every body (line-ending
+    normalisation and dot-stuffing); our byte templates do both once per issue, so here
+    the DATA payload is written as is. Raises like ``sendmail``.
+    """
+    await client.mail(
+        sender, options=[f"size={len(wire) - 3}"] if client.supports_extension("size") else []
+    )
+    refused: dict[str, aiosmtplib.SMTPResponse] = {}
+    errors: list[aiosmtplib.SMTPRecipientRefused] = []
+    for rcpt in recipients:
+        try:
+            await client.rcpt(rcpt)
+        except aiosmtplib.SMTPRecipientRefused as exc:
+            errors.append(exc)
+            refused[rcpt] = aiosmtplib.SMTPResponse(exc.code, exc.message)
+    if len(errors) == len(recipients):
+        raise aiosmtplib.SMTPRecipientsRefused(errors)
+    protocol = client.protocol
+    if protocol is None or protocol._command_lock is None:
+        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+    async with protocol._command_lock:
+        protocol._response_pending = True
+        protocol.write(b"DATA\r\n")
+        start = await protocol.read_response(timeout=client.timeout)
+        if start.code != 354:
+            raise aiosmtplib.SMTPDataError(start.code, start.message)
+        protocol._response_pending = True
+        protocol.write(wire)
+        response = await protocol.read_response(timeout=client.timeout)
+        if response.code != 250:
+            raise aiosmtplib.SMTPDataError(response.code, response.message)
+    return refused
 
 
 def make_transport(settings: Settings) -> Transport:

@@ -1,0 +1,351 @@
+"""Sending an issue: schedule, snapshot the audience, cancel, pause, resume, progress.
+
+The snapshot is one ``INSERT … SELECT`` into the ``deliveries`` ledger (unique per issue
+and subscriber, a fixed Message-ID per row). Suppressions are keyed HMACs that SQL
+cannot compute, so they are removed afterwards in batches: the snapshot's addresses are
+streamed, hashed in Python and matched against ``suppressions`` with one query per batch.
+The claim (``worker.py``) checks suppressions again, so an address suppressed between
+snapshot and send is skipped too.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import String, and_, cast, delete, exists, func, insert, literal, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.core import audit
+from service.db import utcnow
+from service.delivery.models import Delivery
+from service.errors import Conflict, NotFound, ValidationFailed
+from service.issues.models import Issue, IssueList
+from service.security.signing import address_hmac
+from service.settings import Settings
+from subscribers.models import Subscriber, Subscription, Suppression
+
+SUPPRESSION_BATCH = 1000
+OPEN_STATES = ("queued", "sending", "retry")
+
+
+async def issue_by_slug(session: AsyncSession, slug: str) -> Issue:
+    found = (await session.execute(select(Issue).where(Issue.slug == slug))).scalar_one_or_none()
+    if found is None:
+        raise NotFound(f"Det finns inget utskick med kortnamnet {slug!r}.")
+    return found
+
+
+async def _issue(session: AsyncSession, issue_id: int) -> Issue:
+    issue = await session.get(Issue, issue_id)
+    if issue is None:
+        raise NotFound("Utskicket finns inte.")
+    return issue
+
+
+async def start_send(
+    session: AsyncSession,
+    settings: Settings,
+    issue_id: int,
+    *,
+    at: datetime | None,
+    actor: str,
+) -> Issue:
+    """Schedule the issue for ``at`` (a future, tz-aware time) or send it now."""
+    issue = await _issue(session, issue_id)
+    if issue.status in ("sending", "sent"):
+        raise Conflict("Utskicket skickas redan eller är redan skickat.")
+    if not issue.list_ids:
+        raise ValidationFailed(
+            "Välj minst en lista som utskicket ska gå till.", fields={"lists": "saknas"}
+        )
+    now = utcnow()
+    if at is not None and at.tzinfo is None:
+        raise ValidationFailed("Tidpunkten saknar tidszon.", fields={"at": "ogiltig"})
+    if at is not None and at > now:
+        # Render now to catch errors early; rendered again at send time.
+        await _render(session, settings, issue)
+        issue.status = "scheduled"
+        issue.scheduled_at = at
+        issue.cancelled_at = None
+        audit.record(session, actor, "issue.scheduled", "issue", issue.id, at=at.isoformat())
+        await session.flush()
+        return issue
+    issue.scheduled_at = now
+    await snapshot(session, settings, issue, actor=actor)
+    return issue
+
+
+async def _render(session: AsyncSession, settings: Settings, issue: Issue) -> None:
+    from service.issues.render import render_issue
+
+    rendered = await render_issue(session, settings, issue.id)
+    issue.rendered_html = rendered.html
+    issue.rendered_text = rendered.text
+    issue.rendered_at = utcnow()
+
+
+async def snapshot(session: AsyncSession, settings: Settings, issue: Issue, *, actor: str) -> int:
+    """Render once, snapshot the audience into the ledger, and mark the issue ``sending``."""
+    await _render(session, settings, issue)
+    now = utcnow()
+    prefix = secrets.token_hex(6)
+    sub = Subscriber.__table__.alias("s")
+    conditions: list[Any] = [
+        sub.c.status == "active",
+        exists()
+        .where(Subscription.subscriber_id == sub.c.id)
+        .where(Subscription.status == "active")
+        .where(
+            Subscription.list_id.in_(
+                select(IssueList.list_id).where(IssueList.issue_id == issue.id)
+            )
+        ),
+        ~exists().where(and_(Delivery.issue_id == issue.id, Delivery.subscriber_id == sub.c.id)),
+    ]
+    if issue.organisations:
+        conditions.append(sub.c.organisation.in_(list(issue.organisations)))
+    if issue.roles:
+        conditions.append(sub.c.role.in_(list(issue.roles)))
+    message_id = (
+        literal(f"<{issue.id}.{prefix}.")
+        + cast(sub.c.id, String)
+        + literal(f"@{settings.mail_domain}>")
+    )
+    select_rows = select(
+        literal(issue.id),
+        sub.c.id,
+        literal("queued"),
+        literal(0),
+        message_id,
+        literal(now, Delivery.updated_at.type),
+    ).where(*conditions)
+    await session.execute(
+        insert(Delivery).from_select(
+            ["issue_id", "subscriber_id", "state", "attempts", "message_id", "updated_at"],
+            select_rows,
+        )
+    )
+    await remove_suppressed(session, settings, issue.id)
+    total = int(
+        (
+            await session.execute(
+                select(func.count()).select_from(Delivery).where(Delivery.issue_id == issue.id)
+            )
+        ).scalar_one()
+    )
+    issue.status = "sending"
+    issue.send_started_at = now
+    issue.paused = False
+    audit.record(session, actor, "issue.send_started", "issue", issue.id, recipients=total)
+    await session.flush()
+    return total
+
+
+async def suppressed_subscribers(
+    session: AsyncSession, settings: Settings, rows: list[tuple[int, str]]
+) -> set[int]:
+    """Which of ``(subscriber_id, email)`` are suppressed (one query for the batch)."""
+    if not rows:
+        return set()
+    keys = {address_hmac(settings.secret_key, email): sid for sid, email in rows}
+    found = await session.execute(
+        select(Suppression.address_hmac).where(Suppression.address_hmac.in_(list(keys)))
+    )
+    return {keys[k] for (k,) in found}
+
+
+async def remove_suppressed(session: AsyncSession, settings: Settings, issue_id: int) -> int:
+    removed = 0
+    last = 0
+    while True:
+        rows = (
+            await session.execute(
+                select(Subscriber.id, Subscriber.email)
+                .join(Delivery, Delivery.subscriber_id == Subscriber.id)
+                .where(Delivery.issue_id == issue_id, Subscriber.id > last)
+                .order_by(Subscriber.id)
+                .limit(SUPPRESSION_BATCH)
+            )
+        ).all()
+        if not rows:
+            return removed
+        last = int(rows[-1][0])
+        gone = await suppressed_subscribers(session, settings, [(int(a), str(b)) for a, b in rows])
+        if gone:
+            await session.execute(
+                delete(Delivery).where(
+                    Delivery.issue_id == issue_id, Delivery.subscriber_id.in_(list(gone))
+                )
+            )
+            removed += len(gone)
+
+
+async def cancel(session: AsyncSession, issue_id: int, *, actor: str) -> Issue:
+    issue = await _issue(session, issue_id)
+    if issue.status not in ("scheduled", "sending"):
+        raise Conflict("Bara ett schemalagt utskick eller ett som skickas kan avbrytas.")
+    now = utcnow()
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.issue_id == issue_id, Delivery.state.in_(("queued", "retry")))
+        .values(state="skipped", last_reply="utskicket avbröts", updated_at=now)
+    )
+    issue.status = "cancelled"
+    issue.cancelled_at = now
+    audit.record(session, actor, "issue.cancelled", "issue", issue.id)
+    await session.flush()
+    return issue
+
+
+async def set_paused(session: AsyncSession, issue_id: int, paused: bool, *, actor: str) -> Issue:
+    issue = await _issue(session, issue_id)
+    if issue.status != "sending":
+        raise Conflict("Bara ett utskick som skickas kan pausas eller återupptas.")
+    issue.paused = paused
+    audit.record(session, actor, "issue.paused" if paused else "issue.resumed", "issue", issue.id)
+    await session.flush()
+    return issue
+
+
+async def start_due(
+    session: AsyncSession, settings: Settings, now: datetime | None = None
+) -> list[int]:
+    """Snapshot every scheduled issue whose time has come (also those due while we were down)."""
+    now = now or utcnow()
+    due = (
+        (
+            await session.execute(
+                select(Issue).where(Issue.status == "scheduled", Issue.scheduled_at <= now)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for issue in due:
+        await snapshot(session, settings, issue, actor="scheduler")
+    return [i.id for i in due]
+
+
+async def finish_if_done(session: AsyncSession, issue_id: int) -> bool:
+    """Mark the issue sent when no queued/sending/retry rows remain."""
+    open_rows = (
+        await session.execute(
+            select(Delivery.id)
+            .where(Delivery.issue_id == issue_id, Delivery.state.in_(OPEN_STATES))
+            .limit(1)
+        )
+    ).first()
+    if open_rows is not None:
+        return False
+    now = utcnow()
+    result = await session.execute(
+        update(Issue)
+        .where(Issue.id == issue_id, Issue.status == "sending")
+        .values(
+            status="sent", sent_at=now, web_published_at=func.coalesce(Issue.web_published_at, now)
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass
+class Progress:
+    issue_id: int
+    slug: str
+    status: str
+    paused: bool
+    scheduled_at: datetime | None
+    totals: dict[str, int]
+    sent_per_minute: float
+    eta_seconds: float | None
+    problems: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def total(self) -> int:
+        return sum(self.totals.values())
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "issue_id": self.issue_id,
+            "slug": self.slug,
+            "status": self.status,
+            "paused": self.paused,
+            "scheduled_at": self.scheduled_at.isoformat() if self.scheduled_at else None,
+            "total": self.total,
+            "totals": self.totals,
+            "sent_per_minute": round(self.sent_per_minute, 1),
+            "eta_seconds": None if self.eta_seconds is None else round(self.eta_seconds),
+            "problems": self.problems,
+        }
+
+
+async def progress(
+    session: AsyncSession, issue_id: int, *, problem_limit: int | None = 500
+) -> Progress:
+    """Totals by state, sent in the last minutes, ETA, and who did not get it and why."""
+    issue = await _issue(session, issue_id)
+    totals = {
+        state: 0 for state in ("queued", "sending", "sent", "retry", "failed", "bounced", "skipped")
+    }
+    for state, count in await session.execute(
+        select(Delivery.state, func.count())
+        .where(Delivery.issue_id == issue_id)
+        .group_by(Delivery.state)
+    ):
+        totals[str(state)] = int(count)
+    now = utcnow()
+    window = 5
+    recent = int(
+        (
+            await session.execute(
+                select(func.count())
+                .select_from(Delivery)
+                .where(
+                    Delivery.issue_id == issue_id,
+                    Delivery.state == "sent",
+                    Delivery.sent_at >= now - timedelta(minutes=window),
+                )
+            )
+        ).scalar_one()
+    )
+    per_minute = recent / window
+    remaining = totals["queued"] + totals["sending"] + totals["retry"]
+    eta = None
+    if remaining and per_minute > 0:
+        eta = remaining / per_minute * 60
+    elif not remaining:
+        eta = 0.0
+    query = (
+        select(
+            Delivery.id, Delivery.state, Delivery.last_reply, Delivery.attempts, Subscriber.email
+        )
+        .outerjoin(Subscriber, Subscriber.id == Delivery.subscriber_id)
+        .where(Delivery.issue_id == issue_id, Delivery.state.in_(("failed", "bounced", "skipped")))
+        .order_by(Delivery.id)
+    )
+    if problem_limit is not None:
+        query = query.limit(problem_limit)
+    problems = [
+        {
+            "delivery_id": int(row[0]),
+            "state": str(row[1]),
+            "reason": str(row[2] or ""),
+            "attempts": int(row[3]),
+            "email": str(row[4]) if row[4] else "(raderad)",
+        }
+        for row in await session.execute(query)
+    ]
+    return Progress(
+        issue_id=issue.id,
+        slug=issue.slug,
+        status=issue.status,
+        paused=issue.paused,
+        scheduled_at=issue.scheduled_at,
+        totals=totals,
+        sent_per_minute=per_minute,
+        eta_seconds=eta,
+        problems=problems,
+    )
