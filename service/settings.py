@@ -53,6 +53,7 @@ class Settings:
     dkim_key_file: Path | None = None
     run_workers: bool = True
     bounce_threshold: int = 1
+    bounce_mailbox_url: str | None = None  # imaps://user:pw@host/INBOX or pop3s://… (bounces poll)
     # Organisation shown in mails and pages
     org_name: str = "Samordningsförbundet i Halland"
     org_address: str = "Storgatan 6, 302 43 Halmstad"
@@ -283,6 +284,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         dkim_key_file=Path(dkim_key) if dkim_key else None,
         run_workers=_bool(env, "INNAN_RUN_WORKERS", True),
         bounce_threshold=_int(env, "INNAN_BOUNCE_THRESHOLD", 1, minimum=1),
+        bounce_mailbox_url=_opt(env, "INNAN_BOUNCE_MAILBOX_URL"),
         org_name=_str(env, "INNAN_ORG_NAME", "Samordningsförbundet i Halland"),
         org_address=_str(env, "INNAN_ORG_ADDRESS", "Storgatan 6, 302 43 Halmstad"),
         privacy_url=privacy_url,
