@@ -1,9 +1,210 @@
-"""Command-line commands of this domain (none yet)."""
+"""Delivery commands: ``issues send/cancel/pause/resume/status``, ``worker``, ``bounces``."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import signal
+import sys
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 import click
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.db import utcnow
+from service.delivery import service as delivery
+from service.delivery.service import Progress
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+STATE_NAMES = {
+    "queued": "i kö",
+    "sending": "skickas",
+    "sent": "skickade",
+    "retry": "nytt försök",
+    "failed": "misslyckade",
+    "bounced": "studsade",
+    "skipped": "hoppades över",
+}
+
+
+def parse_at(raw: str | None) -> datetime | None:
+    """ISO time; no time zone means Europe/Stockholm; a past time means now (None)."""
+    if raw is None:
+        return None
+    try:
+        at = datetime.fromisoformat(raw.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{raw!r} är ingen tidpunkt. Skriv t.ex. 2026-12-01T08:00 "
+            "eller 2026-12-01T08:00+01:00.",
+            param_hint="--at",
+        ) from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=STOCKHOLM)
+    return None if at <= utcnow() else at
+
+
+def format_text(p: Progress) -> str:
+    lines = [f"Utskick {p.slug} (id {p.issue_id}): {p.status}{' (pausat)' if p.paused else ''}"]
+    if p.scheduled_at:
+        lines.append(f"Tidpunkt: {p.scheduled_at.astimezone(STOCKHOLM):%Y-%m-%d %H:%M}")
+    lines.append(f"Mottagare: {p.total}")
+    for state, count in p.totals.items():
+        lines.append(f"  {STATE_NAMES[state]}: {count}")
+    lines.append(f"Skickade per minut: {p.sent_per_minute:.1f}")
+    if p.eta_seconds is not None:
+        lines.append(f"Beräknad tid kvar: {round(p.eta_seconds)} s")
+    if p.problems:
+        lines.append("Ej levererade:")
+        for row in p.problems:
+            lines.append(f"  {row['email']}: {STATE_NAMES[row['state']]} – {row['reason']}")
+    return "\n".join(lines)
 
 
 def register(main: click.Group) -> None:
-    return None
+    from service.cli import get_settings, run_in_session
+
+    issues = main.commands.get("issues")
+    if not isinstance(issues, click.Group):
+
+        @main.group("issues")
+        def issues_group() -> None:
+            """Nyhetsbrev."""
+
+        issues = issues_group
+
+    @issues.command("send")
+    @click.argument("slug")
+    @click.option("--at", "at_raw", default=None, help="ISO-tid; utan tidszon = Europe/Stockholm")
+    def send(slug: str, at_raw: str | None) -> None:
+        """Schedule an issue (--at) or send it now."""
+        settings = get_settings()
+        at = parse_at(at_raw)
+
+        async def go(session: AsyncSession) -> str:
+            issue = await delivery.issue_by_slug(session, slug)
+            issue = await delivery.start_send(session, settings, issue.id, at=at, actor="cli")
+            if issue.status == "scheduled" and issue.scheduled_at:
+                when = issue.scheduled_at.astimezone(STOCKHOLM)
+                return f"Utskicket {slug} är schemalagt till {when:%Y-%m-%d %H:%M}."
+            return f"Utskicket {slug} skickas nu."
+
+        click.echo(run_in_session(settings, go))
+
+    def _simple(name: str, action: str, fn_doc: str) -> None:
+        @issues.command(name, help=fn_doc)
+        @click.argument("slug")
+        def command(slug: str) -> None:
+            settings = get_settings()
+
+            async def go(session: AsyncSession) -> None:
+                issue = await delivery.issue_by_slug(session, slug)
+                if action == "cancel":
+                    await delivery.cancel(session, issue.id, actor="cli")
+                else:
+                    await delivery.set_paused(session, issue.id, action == "pause", actor="cli")
+
+            run_in_session(settings, go)
+            click.echo(
+                {"cancel": "Avbrutet.", "pause": "Pausat.", "resume": "Återupptaget."}[action]
+            )
+
+    _simple("cancel", "cancel", "Cancel a scheduled or running send.")
+    _simple("pause", "pause", "Pause a running send.")
+    _simple("resume", "resume", "Resume a paused send.")
+
+    @issues.command("status")
+    @click.argument("slug")
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+    def status(slug: str, fmt: str) -> None:
+        """Totals by state, sent per minute, ETA, and failures with reasons."""
+        settings = get_settings()
+
+        async def go(session: AsyncSession) -> Progress:
+            issue = await delivery.issue_by_slug(session, slug)
+            return await delivery.progress(session, issue.id, problem_limit=None)
+
+        progress = run_in_session(settings, go)
+        if fmt == "json":
+            click.echo(json.dumps(progress.as_json(), ensure_ascii=False, indent=2))
+        else:
+            click.echo(format_text(progress))
+
+    @main.command("worker")
+    @click.option(
+        "--concurrency",
+        default=2,
+        show_default=True,
+        type=click.IntRange(1, 64),
+        help="claim/send loops in this process",
+    )
+    @click.option(
+        "--lease-seconds",
+        default=120.0,
+        show_default=True,
+        type=click.FloatRange(1),
+        help="claims older than this (a dead worker) are queued again",
+    )
+    @click.option("--no-scheduler", is_flag=True, help="do not stand as scheduler leader")
+    def worker(concurrency: int, lease_seconds: float, no_scheduler: bool) -> None:
+        """Run delivery workers and the scheduler candidate until stopped."""
+        from service.delivery.runner import run
+
+        settings = get_settings()
+
+        async def main_loop() -> None:
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await run(
+                settings,
+                stop,
+                loops=concurrency,
+                lease_seconds=lease_seconds,
+                scheduler=not no_scheduler,
+            )
+
+        click.echo(f"Arbetare startar ({concurrency} slingor).", err=True)
+        asyncio.run(main_loop())
+
+    @main.group("bounces")
+    def bounces() -> None:
+        """Inbound bounces, complaints and mailto unsubscribes."""
+
+    @bounces.command("listen")
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=2525, show_default=True, type=int)
+    def listen(host: str, port: int) -> None:
+        """SMTP listener for bounce+…@ and unsubscribe@ mail."""
+        from service.delivery.bounces import make_listener
+
+        settings = get_settings()
+        controller = make_listener(settings, host, port)
+        controller.start()
+        click.echo(f"Tar emot studsar på {host}:{port}.", err=True)
+        stop = asyncio.Event()
+
+        async def wait() -> None:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, stop.set)
+            await stop.wait()
+
+        try:
+            asyncio.run(wait())
+        finally:
+            controller.stop()
+
+    @bounces.command("poll")
+    def poll_cmd() -> None:
+        """Read the IMAP/POP mailbox in INNAN_BOUNCE_MAILBOX_URL once."""
+        from service.delivery.bounces import poll
+
+        settings = get_settings()
+        if not settings.bounce_mailbox_url:
+            click.echo("INNAN_BOUNCE_MAILBOX_URL är inte satt.", err=True)
+            sys.exit(2)
+        count = asyncio.run(poll(settings))
+        click.echo(f"{count} meddelanden behandlade.")
