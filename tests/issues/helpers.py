@@ -23,7 +23,7 @@ async def make_issue(
 ) -> Issue:
     """An issue (targeted at ``nyhetsbrev``) with ``blocks`` and two calendar items."""
     first = CalendarItem(
-        uid="prov-1@test",
+        uid=f"{slug}-1@test",
         title="Arbetsplatsambassadörsdag Tema Språkinlärning",
         all_day=True,
         start_date=date(2019, 9, 20),
@@ -31,7 +31,7 @@ async def make_issue(
         link="https://sfhalland.se/samverkansguiden/kalendarium",
     )
     second = CalendarItem(
-        uid="prov-2@test",
+        uid=f"{slug}-2@test",
         title="Öppen konferensplanering",
         all_day=False,
         starts_at=datetime(2019, 10, 4, 8, 0, tzinfo=UTC),

@@ -1,0 +1,109 @@
+"""Test sends through a real SMTP server: the mail as subscribers get it, marked [TEST]."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from email.header import decode_header, make_header
+from email.message import EmailMessage
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.core.models import AuditEntry
+from service.errors import ValidationFailed
+from service.issues import testsend
+from service.mail.transport import SmtpEndpoint, SmtpTransport
+from service.settings import Settings
+from tests.issues.helpers import make_issue
+from tests.smtp import SmtpServer
+
+SUBJECT = "Nyhetsbrev för Åsa: välfärd, samverkan & ”innanförskap” i Halland – höst 2019"
+
+
+async def _send(
+    session: AsyncSession, settings: Settings, smtp: SmtpServer, addresses: list[str]
+) -> tuple[int, list[str]]:
+    issue = await make_issue(session, title=SUBJECT)
+    issue_id = issue.id
+    transport = SmtpTransport(SmtpEndpoint.from_url(smtp.url), pool_size=1)
+    try:
+        sent = await testsend.test_send(
+            session, settings, transport, issue_id, addresses, actor="redaktor@test.se"
+        )
+    finally:
+        await transport.close()
+    await session.commit()
+    return issue_id, sent
+
+
+async def test_test_send_arrives_as_multipart_alternative(
+    session: AsyncSession, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    issue_id, sent = await _send(
+        session,
+        settings,
+        smtp_server,
+        ["  Redaktor@Example.SE ", "redaktor@example.se", "b@example.se"],
+    )
+    assert sent == ["redaktor@example.se", "b@example.se"]
+    received = smtp_server.received
+    assert [r.rcpt_tos for r in received] == [["redaktor@example.se"], ["b@example.se"]]
+    raw = received[0].data
+    assert b"\n\xc3" not in raw.split(b"\r\n\r\n", 1)[0]  # headers are 7-bit
+    msg = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    raw_subject = email.message_from_bytes(raw)["Subject"]
+    assert "=?utf-8?" in raw_subject.lower()
+    assert str(make_header(decode_header(raw_subject))) == "[TEST] " + SUBJECT
+    assert msg["Subject"] == "[TEST] " + SUBJECT
+    assert msg.get_content_type() == "multipart/alternative"
+    parts = list(msg.iter_parts())
+    assert [p.get_content_type() for p in parts] == ["text/plain", "text/html"]
+    text, html = (p.get_content() for p in parts)  # type: ignore[attr-defined]
+    assert "Hej Exempel Exempelsson!" in text and "Hej Exempel Exempelsson!" in html
+    assert "EXEMPEL-provutskick" in text and "%%" not in text + html
+    assert msg["Precedence"] == "bulk"
+    assert msg["List-Id"].endswith("<nyhetsbrev.innanforskapet.test>")
+    assert "EXEMPEL" in msg["List-Unsubscribe"]
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert msg["Feedback-ID"] == "provnummer:nyhetsbrev:innanforskapet"
+    entry = await session.scalar(select(AuditEntry).where(AuditEntry.action == "issue.test_send"))
+    assert entry is not None and entry.actor == "redaktor@test.se"
+    assert entry.object_id == str(issue_id)
+    assert entry.detail["sent"] == sent
+
+
+@pytest.mark.parametrize(
+    ("addresses", "message"),
+    [
+        ([], "Ange minst en e-postadress"),
+        (["  "], "Ange minst en e-postadress"),
+        (["inte en adress"], "”inte en adress”"),
+        (["a@example.se", "b@example.se\r\nBcc: x@evil.se"], "b@example.se"),
+        ([f"p{i}@example.se" for i in range(6)], "högst 5"),
+    ],
+)
+async def test_bad_addresses_are_refused(
+    session: AsyncSession,
+    settings: Settings,
+    smtp_server: SmtpServer,
+    addresses: list[str],
+    message: str,
+) -> None:
+    with pytest.raises(ValidationFailed) as info:
+        await _send(session, settings, smtp_server, addresses)
+    assert message in info.value.message
+    assert "addresses" in info.value.fields
+    assert smtp_server.received == []
+
+
+async def test_refused_by_the_server_is_an_error(
+    session: AsyncSession, settings: Settings, smtp_server: SmtpServer
+) -> None:
+    smtp_server.refuse_recipient("nej@example.se", "550 5.1.1 No such user")
+    with pytest.raises(ValidationFailed) as info:
+        await _send(session, settings, smtp_server, ["nej@example.se"])
+    assert "kunde inte skickas" in info.value.message
+    assert "550" in info.value.fields["addresses"]
