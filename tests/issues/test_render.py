@@ -248,3 +248,34 @@ async def test_calendar_selected_order_and_empty(session: AsyncSession, settings
         session, [("calendar", {})], slug="senare", issue_date=date(2019, 12, 1)
     )
     assert "Inga kommande aktiviteter" in (await render_issue(session, settings, later.id)).text
+
+
+async def test_special_characters_are_escaped_exactly_once(
+    session: AsyncSession, settings: Settings
+) -> None:
+    issue = await make_issue(
+        session,
+        [
+            (
+                "article",
+                {
+                    "heading": 'Åsa & Co <3 "citat"',
+                    "body": "Text & mer",
+                    "image": {"src": "https://bild.test/a.png?x=1&y=2", "alt": 'Bild "A" & <B>'},
+                    "link": {"url": "https://sfhalland.se/?a=1&b=2", "label": "Läs & mer"},
+                },
+            )
+        ],
+        title="Nytt & viktigt <i>",
+    )
+    rendered = await render_issue(session, settings, issue.id)
+    html = rendered.html
+    assert "Nytt &amp; viktigt &lt;i&gt;</h1>" in html
+    assert "<title>Nytt &amp; viktigt &lt;i&gt;</title>" in html
+    assert "Åsa &amp; Co &lt;3 &#34;citat&#34;</h2>" in html
+    assert 'src="https://bild.test/a.png?x=1&amp;y=2"' in html
+    assert 'alt="Bild &#34;A&#34; &amp; &lt;B&gt;"' in html
+    assert 'href="https://sfhalland.se/?a=1&amp;b=2"' in html
+    assert "&amp;amp;" not in html and "&amp;amp;" not in rendered.web_html
+    assert 'Åsa & Co <3 "citat"' in rendered.text
+    assert "Läs & mer: https://sfhalland.se/?a=1&b=2" in rendered.text
