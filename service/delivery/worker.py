@@ -306,6 +306,7 @@ class Worker:
                     skips.append(_skip(row[0], "adressen är spärrad", now))
                     continue
                 sid, version = int(row[3]), int(row[7])
+                token = links.unsubscribe_token(self.settings, sid, version)
                 jobs.append(
                     Job(
                         delivery_id=int(row[0]),
@@ -314,9 +315,12 @@ class Worker:
                         personal=Personal(
                             to=str(row[4]),
                             message_id=str(row[1]),
-                            unsubscribe_url=links.unsubscribe_url(self.settings, sid, version),
-                            unsubscribe_mailto=links.unsubscribe_mailto(
-                                self.settings, sid, version
+                            # Both List-Unsubscribe targets carry one token (signed once);
+                            # same shape as links.unsubscribe_url/unsubscribe_mailto.
+                            unsubscribe_url=self.settings.url(f"/avregistrera/{token}"),
+                            unsubscribe_mailto=(
+                                f"mailto:unsubscribe@{verp.bounce_domain(self.settings)}"
+                                f"?subject=unsubscribe%20{token}"
                             ),
                             name=str(row[5] or ""),
                             prefs_url=links.preference_url(self.settings, sid, version),

@@ -255,17 +255,26 @@ async def _send_wire(
     normalisation and dot-stuffing); our byte templates do both once per issue, so here
     the DATA payload is written as is. Raises like ``sendmail``.
     """
-    await client.mail(
-        sender, options=[f"size={len(wire) - 3}"] if client.supports_extension("size") else []
-    )
+    await client._ehlo_or_helo_if_needed()
+    for address in (sender, *recipients):
+        if any(c in address for c in "\r\n\x00<> "):
+            raise aiosmtplib.SMTPRecipientsRefused(
+                [aiosmtplib.SMTPRecipientRefused(553, "invalid address", address)]
+            )
+    size = f" SIZE={len(wire) - 3}" if client.supports_extension("size") else ""
+    # Envelope addresses come from our own normalised data, so the RFC 5322 parse that
+    # ``client.mail``/``client.rcpt`` run per address (costly for long VERP addresses)
+    # is skipped.
+    response = await client.execute_command(f"MAIL FROM:<{sender}>{size}".encode())
+    if response.code != 250:
+        raise aiosmtplib.SMTPSenderRefused(response.code, response.message, sender)
     refused: dict[str, aiosmtplib.SMTPResponse] = {}
     errors: list[aiosmtplib.SMTPRecipientRefused] = []
     for rcpt in recipients:
-        try:
-            await client.rcpt(rcpt)
-        except aiosmtplib.SMTPRecipientRefused as exc:
-            errors.append(exc)
-            refused[rcpt] = aiosmtplib.SMTPResponse(exc.code, exc.message)
+        response = await client.execute_command(f"RCPT TO:<{rcpt}>".encode())
+        if response.code not in (250, 251):
+            errors.append(aiosmtplib.SMTPRecipientRefused(response.code, response.message, rcpt))
+            refused[rcpt] = response
     if len(errors) == len(recipients):
         raise aiosmtplib.SMTPRecipientsRefused(errors)
     protocol = client.protocol
