@@ -1,11 +1,292 @@
-"""HTTP side of delivery: the in-process worker/scheduler lifespan hook (``make run``)."""
+"""HTTP side of delivery: the editor's delivery page, its JSON API, and the lifespan hook.
+
+* ``/redaktion/utskick/{id}/leverans``: schedule / send now / cancel / pause / resume
+  (CSRF-protected forms), totals by state, sent per minute, ETA, the recipients who did
+  not get it and why (also as CSV); refreshes itself while sending.
+* ``/api/v1/issues/{id}/send|cancel|pause|resume`` (POST) and ``/delivery`` (GET).
+* When ``INNAN_RUN_WORKERS`` is true the app runs workers and the scheduler in-process.
+
+Pages and API are guarded by the editor domain's ``editor_guard``/``api_guard``
+(imported when a request arrives; without the editor module every request is refused).
+"""
 
 from __future__ import annotations
 
+import csv
+import importlib
+import inspect
+import io
+from datetime import datetime
+from typing import Any
+
+from litestar import Request, Response, get, post
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.delivery import service as delivery
+from service.delivery.cli import STATE_NAMES, STOCKHOLM
 from service.delivery.runner import in_app
+from service.errors import Forbidden, ValidationFailed
 from service.settings import Settings
-from service.web import Contribution
+from service.web import Contribution, settings_of
+
+Db = NamedDependency[AsyncSession]
+PAGE = "pages/editor/delivery.html"
+
+
+async def _guard(
+    name: str, connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    try:
+        guard = getattr(importlib.import_module("service.editor.auth"), name)
+    except (ImportError, AttributeError):
+        raise Forbidden("Du måste vara inloggad som redaktör.") from None
+    result = guard(connection, handler)
+    if inspect.isawaitable(result):
+        await result
+
+
+async def editor_only(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    await _guard("editor_guard", connection, handler)
+
+
+async def api_only(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    await _guard("api_guard", connection, handler)
+
+
+async def _actor(request: Request[Any, Any, Any], db: AsyncSession) -> str:
+    try:
+        current_editor = importlib.import_module("service.editor.auth").current_editor
+    except (ImportError, AttributeError):
+        return "editor"
+    editor = current_editor(request, db) if _takes_two(current_editor) else current_editor(request)
+    if inspect.isawaitable(editor):
+        editor = await editor
+    editor_id = getattr(editor, "id", None)
+    return f"editor:{editor_id}" if editor_id is not None else "editor"
+
+
+def _takes_two(fn: Any) -> bool:
+    try:
+        return len(inspect.signature(fn).parameters) >= 2
+    except (TypeError, ValueError):
+        return False
+
+
+def parse_at(raw: str | None) -> datetime | None:
+    """Form/API time: ISO, no zone = Europe/Stockholm, past = now (None)."""
+    if raw is None or not str(raw).strip():
+        return None
+    from service.db import utcnow
+
+    try:
+        at = datetime.fromisoformat(str(raw).strip())
+    except ValueError:
+        raise ValidationFailed(
+            "Tidpunkten kunde inte läsas. Ange datum och klockslag, t.ex. 2026-12-01 08:00.",
+            fields={"at": "ogiltig tidpunkt"},
+        ) from None
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=STOCKHOLM)
+    return None if at <= utcnow() else at
+
+
+async def _page(db: AsyncSession, issue_id: int, *, error: str = "", status: int = 200) -> Template:
+    progress = await delivery.progress(db, issue_id)
+    return Template(
+        template_name=PAGE,
+        context={
+            "p": progress,
+            "state_names": STATE_NAMES,
+            "stockholm": STOCKHOLM,
+            "error": error,
+            "refresh": progress.status == "sending" and not progress.paused,
+            "eta_minutes": None
+            if progress.eta_seconds is None
+            else round(progress.eta_seconds / 60),
+        },
+        status_code=status,
+    )
+
+
+@get("/redaktion/utskick/{issue_id:int}/leverans", guards=[editor_only], include_in_schema=False)
+async def delivery_page(db: Db, issue_id: FromPath[int]) -> Template:
+    return await _page(db, issue_id)
+
+
+@get(
+    "/redaktion/utskick/{issue_id:int}/leverans.csv", guards=[editor_only], include_in_schema=False
+)
+async def delivery_csv(db: Db, issue_id: FromPath[int]) -> Response[str]:
+    progress = await delivery.progress(db, issue_id, problem_limit=None)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";")
+    writer.writerow(["e-post", "status", "orsak", "försök"])
+    for row in progress.problems:
+        writer.writerow([row["email"], STATE_NAMES[row["state"]], row["reason"], row["attempts"]])
+    return Response(
+        "\ufeff" + out.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": f'attachment; filename="leverans-{progress.slug}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+async def _form_action(
+    request: Request[Any, Any, Any], db: AsyncSession, issue_id: int, action: str
+) -> Template | Redirect:
+    settings = settings_of(request)
+    actor = await _actor(request, db)
+    data = await request.form()
+    try:
+        if action == "send":
+            at = parse_at(str(data.get("at") or ""))
+            await delivery.start_send(db, settings, issue_id, at=at, actor=actor)
+        elif action == "cancel":
+            await delivery.cancel(db, issue_id, actor=actor)
+        else:
+            await delivery.set_paused(db, issue_id, action == "pause", actor=actor)
+    except ValidationFailed as exc:
+        await db.rollback()
+        return await _page(db, issue_id, error=exc.message, status=422)
+    return Redirect(f"/redaktion/utskick/{issue_id}/leverans", status_code=303)
+
+
+@post(
+    "/redaktion/utskick/{issue_id:int}/leverans/skicka",
+    guards=[editor_only],
+    include_in_schema=False,
+)
+async def send_form(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+) -> Template | Redirect:
+    return await _form_action(request, db, issue_id, "send")
+
+
+@post(
+    "/redaktion/utskick/{issue_id:int}/leverans/avbryt",
+    guards=[editor_only],
+    include_in_schema=False,
+)
+async def cancel_form(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+) -> Template | Redirect:
+    return await _form_action(request, db, issue_id, "cancel")
+
+
+@post(
+    "/redaktion/utskick/{issue_id:int}/leverans/pausa",
+    guards=[editor_only],
+    include_in_schema=False,
+)
+async def pause_form(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+) -> Template | Redirect:
+    return await _form_action(request, db, issue_id, "pause")
+
+
+@post(
+    "/redaktion/utskick/{issue_id:int}/leverans/ateruppta",
+    guards=[editor_only],
+    include_in_schema=False,
+)
+async def resume_form(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+) -> Template | Redirect:
+    return await _form_action(request, db, issue_id, "resume")
+
+
+# ---------------------------------------------------------------------- JSON API
+
+
+async def _api(
+    request: Request[Any, Any, Any], db: AsyncSession, issue_id: int, action: str
+) -> dict[str, Any]:
+    settings = settings_of(request)
+    actor = await _actor(request, db)
+    if action == "send":
+        body: Any = {}
+        raw = await request.body()
+        if raw.strip():
+            try:
+                body = await request.json()
+            except Exception:
+                raise ValidationFailed("Ogiltig JSON.") from None
+        if not isinstance(body, dict):
+            raise ValidationFailed("Ogiltig JSON.")
+        at_value = body.get("at")
+        if at_value is not None and not isinstance(at_value, str):
+            raise ValidationFailed(
+                "Tidpunkten måste vara en ISO-tid.", fields={"at": "ogiltig tidpunkt"}
+            )
+        await delivery.start_send(db, settings, issue_id, at=parse_at(at_value), actor=actor)
+    elif action == "cancel":
+        await delivery.cancel(db, issue_id, actor=actor)
+    else:
+        await delivery.set_paused(db, issue_id, action == "pause", actor=actor)
+    await db.flush()
+    return (await delivery.progress(db, issue_id)).as_json()
+
+
+@post("/api/v1/issues/{issue_id:int}/send", guards=[api_only], status_code=200)
+async def api_send(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+) -> dict[str, Any]:
+    """Send now, or schedule with ``{"at": "2026-12-01T08:00+01:00"}``."""
+    return await _api(request, db, issue_id, "send")
+
+
+@post("/api/v1/issues/{issue_id:int}/cancel", guards=[api_only], status_code=200)
+async def api_cancel(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+) -> dict[str, Any]:
+    return await _api(request, db, issue_id, "cancel")
+
+
+@post("/api/v1/issues/{issue_id:int}/pause", guards=[api_only], status_code=200)
+async def api_pause(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+) -> dict[str, Any]:
+    return await _api(request, db, issue_id, "pause")
+
+
+@post("/api/v1/issues/{issue_id:int}/resume", guards=[api_only], status_code=200)
+async def api_resume(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+) -> dict[str, Any]:
+    return await _api(request, db, issue_id, "resume")
+
+
+@get("/api/v1/issues/{issue_id:int}/delivery", guards=[api_only])
+async def api_status(db: Db, issue_id: FromPath[int]) -> dict[str, Any]:
+    """Totals by state, sent per minute, ETA and the recipients who did not get it."""
+    return (await delivery.progress(db, issue_id)).as_json()
 
 
 def contribute(settings: Settings) -> Contribution:
-    return Contribution(lifespan=[in_app] if settings.run_workers else [])
+    return Contribution(
+        routes=[
+            delivery_page,
+            delivery_csv,
+            send_form,
+            cancel_form,
+            pause_form,
+            resume_form,
+            api_send,
+            api_cancel,
+            api_pause,
+            api_resume,
+            api_status,
+        ],
+        lifespan=[in_app] if settings.run_workers else [],
+    )
