@@ -21,9 +21,10 @@ def bounce_domain(settings: Settings) -> str:
     return settings.bounce_domain or settings.mail_domain
 
 
-def return_path(settings: Settings, delivery_id: int) -> str:
+def return_path(settings: Settings, delivery_id: int, domain: str | None = None) -> str:
     """``bounce+<id>-<80-bit HMAC>@domain``: short, cheap, unforgeable, case-insensitive."""
-    return f"bounce+{delivery_id}-{_mac(settings, delivery_id)}@{bounce_domain(settings)}"
+    domain = domain or bounce_domain(settings)
+    return f"bounce+{delivery_id}-{_mac(settings, delivery_id)}@{domain}"
 
 
 def delivery_of(settings: Settings, address: str) -> int | None:
