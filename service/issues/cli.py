@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 import service.models  # noqa: F401 - every model registered (foreign keys across domains)
 from service.errors import NotFound
 from service.issues.models import Issue
-from service.issues.render import RenderedIssue, personalise, render_issue
-from service.issues.testsend import SAMPLE_NAME, sample_links, sample_message_bytes, test_send
+from service.issues.render import RenderedIssue, render_issue
+from service.issues.testsend import PREVIEW_ADDRESS, sample_message_bytes, test_send
+from service.issues.testsend import preview as testsend_preview
 
 STATUS_LABELS = {
     "draft": "utkast",
@@ -96,18 +97,12 @@ def register(main: click.Group) -> None:
 
         rendered = run_in_session(settings, go)
         if fmt == "eml":
-            data = sample_message_bytes(settings, rendered, "mottagare@example.invalid", test=False)
+            data = sample_message_bytes(settings, rendered, PREVIEW_ADDRESS, test=False)
             sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
             return
-        links = sample_links(settings)
-        html, text = personalise(
-            rendered,
-            name=SAMPLE_NAME,
-            prefs_url=links["prefs_url"],
-            unsubscribe_url=links["unsubscribe_url"],
-        )
-        click.echo(html if fmt == "html" else text, nl=False)
+        shown = testsend_preview(settings, rendered)
+        click.echo(shown.html if fmt == "html" else shown.text, nl=False)
 
     @issues.command("test-send")
     @click.argument("slug")

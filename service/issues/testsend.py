@@ -7,11 +7,14 @@ preference/unsubscribe links, so a forwarded test mail can never act for anyone.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from email.message import EmailMessage
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core.audit import record
 from service.errors import ValidationFailed
-from service.issues.render import RenderedIssue, build_issue_message, render_issue
+from service.issues.render import RenderedIssue, build_issue_message, personalise, render_issue
 from service.mail.compose import to_bytes
 from service.mail.transport import Transport
 from service.settings import Settings
@@ -20,6 +23,7 @@ from subscribers.addresses import normalise_address
 MAX_ADDRESSES = 5
 SUBJECT_PREFIX = "[TEST] "
 SAMPLE_NAME = "Exempel Exempelsson"
+PREVIEW_ADDRESS = "mottagare@example.invalid"
 
 
 def sample_links(settings: Settings) -> dict[str, str]:
@@ -53,12 +57,12 @@ def validate_addresses(addresses: list[str]) -> list[str]:
     return cleaned
 
 
-def sample_message_bytes(
+def sample_message(
     settings: Settings, rendered: RenderedIssue, to: str, *, test: bool = True
-) -> bytes:
-    """The complete mail for ``to`` with sample personalisation (preview .eml / test send)."""
+) -> EmailMessage:
+    """The complete mail for ``to`` with sample personalisation (preview / test send)."""
     links = sample_links(settings)
-    msg = build_issue_message(
+    return build_issue_message(
         settings,
         rendered,
         to=to,
@@ -68,7 +72,36 @@ def sample_message_bytes(
         unsubscribe_mailto=links["unsubscribe_mailto"],
         subject_prefix=SUBJECT_PREFIX if test else "",
     )
-    return to_bytes(msg)
+
+
+def sample_message_bytes(
+    settings: Settings, rendered: RenderedIssue, to: str, *, test: bool = True
+) -> bytes:
+    """:func:`sample_message` serialised (the ``.eml`` preview, the test send)."""
+    return to_bytes(sample_message(settings, rendered, to, test=test))
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What the editor's preview shows: the mail as HTML and text, and its headers."""
+
+    html: str
+    text: str
+    headers: list[tuple[str, str]]
+
+
+def preview(settings: Settings, rendered: RenderedIssue) -> Preview:
+    """The issue personalised for the sample recipient, with decoded headers."""
+    msg = sample_message(settings, rendered, PREVIEW_ADDRESS, test=False)
+    links = sample_links(settings)
+    html, text = personalise(
+        rendered,
+        name=SAMPLE_NAME,
+        prefs_url=links["prefs_url"],
+        unsubscribe_url=links["unsubscribe_url"],
+    )
+    headers = [(name, str(value)) for name, value in msg.items() if name != "Content-Type"]
+    return Preview(html=html, text=text, headers=headers)
 
 
 async def test_send(

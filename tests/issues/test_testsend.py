@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.core.models import AuditEntry
 from service.errors import ValidationFailed
 from service.issues import testsend
+from service.issues.render import render_issue
 from service.mail.transport import SmtpEndpoint, SmtpTransport
 from service.settings import Settings
 from tests.issues.helpers import make_issue
@@ -107,3 +108,17 @@ async def test_refused_by_the_server_is_an_error(
         await _send(session, settings, smtp_server, ["nej@example.se"])
     assert "kunde inte skickas" in info.value.message
     assert "550" in info.value.fields["addresses"]
+
+
+async def test_preview_shows_sample_mail_and_decoded_headers(
+    session: AsyncSession, settings: Settings
+) -> None:
+    issue = await make_issue(session, title=SUBJECT)
+    shown = testsend.preview(settings, await render_issue(session, settings, issue.id))
+    headers = dict(shown.headers)
+    assert headers["Subject"] == SUBJECT
+    assert headers["To"] == testsend.PREVIEW_ADDRESS
+    assert headers["Precedence"] == "bulk"
+    assert "List-Unsubscribe-Post" in headers
+    assert "Hej Exempel Exempelsson!" in shown.html and "Hej Exempel Exempelsson!" in shown.text
+    assert "%%" not in shown.html + shown.text
