@@ -249,3 +249,49 @@ async def test_cancel_pause_resume(
     await drain(settings)
     assert smtp_server.received == []
     assert await states(session, issue.id) == Counter({"skipped": 3})
+
+
+async def test_dkim_signature_verifies(
+    tmp_path: Path, db_url: str, smtp_server: SmtpServer, session: AsyncSession
+) -> None:
+    import base64
+    import subprocess
+
+    import dkim
+
+    key = tmp_path / "dkim.pem"
+    subprocess.run(
+        ["openssl", "genrsa", "-traditional", "-out", str(key), "2048"],
+        check=True,
+        capture_output=True,
+    )
+    der = subprocess.run(
+        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
+    settings = smtp_settings(
+        tmp_path,
+        db_url,
+        smtp_server,
+        INNAN_DKIM_SELECTOR="nyhet",
+        INNAN_DKIM_DOMAIN="innanforskapet.test",
+        INNAN_DKIM_KEY_FILE=str(key),
+    )
+    await add_subscribers(session, 2)
+    issue = await make_issue(session)
+    await delivery.start_send(session, settings, issue.id, at=None, actor="test")
+    await session.commit()
+    await drain(settings)
+    assert len(smtp_server.received) == 2
+
+    def dns(name: bytes, timeout: int = 5) -> bytes:
+        assert name == b"nyhet._domainkey.innanforskapet.test."
+        return record
+
+    for got in smtp_server.received:
+        assert got.data.startswith(b"DKIM-Signature:")
+        assert dkim.verify(got.data, dnsfunc=dns)
+        tampered = got.data.replace(b"Almedalen", b"Almedalem", 1)
+        assert not dkim.verify(tampered, dnsfunc=dns)
