@@ -28,6 +28,7 @@ from service.db import begin_immediate, is_sqlite, utcnow
 from service.delivery import ratelimit, verp
 from service.delivery.models import Delivery, WorkerHeartbeat
 from service.delivery.service import finish_if_done, suppressed_subscribers
+from service.delivery.tokens import LinkTokens
 from service.issues.models import Issue, IssueList
 from service.mail.template import DkimSigner, IssueTemplate, Personal
 from service.mail.transport import RecipientResult, Transport
@@ -82,6 +83,7 @@ class Worker:
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.bucket = ratelimit.TokenBucket(settings.send_rate_per_second)
         self.signer = DkimSigner.from_settings(settings)
+        self.tokens = LinkTokens(settings)
         self.bounce_domain = verp.bounce_domain(settings)  # parsing mail_from costs ~100 µs
         self._templates: dict[int, tuple[datetime | None, IssueTemplate, list[int]]] = {}
         self._send_slots = asyncio.Semaphore(max(1, settings.smtp_pool_size))
@@ -307,7 +309,7 @@ class Worker:
                     skips.append(_skip(row[0], "adressen är spärrad", now))
                     continue
                 sid, version = int(row[3]), int(row[7])
-                token = links.unsubscribe_token(self.settings, sid, version)
+                token = self.tokens.token(links.UNSUBSCRIBE_PURPOSE, sid, version)
                 jobs.append(
                     Job(
                         delivery_id=int(row[0]),
@@ -324,7 +326,10 @@ class Worker:
                                 f"?subject=unsubscribe%20{token}"
                             ),
                             name=str(row[5] or ""),
-                            prefs_url=links.preference_url(self.settings, sid, version),
+                            prefs_url=self.settings.url(
+                                "/installningar/"
+                                + self.tokens.token(links.PREFS_PURPOSE, sid, version)
+                            ),
                         ),
                     )
                 )

@@ -133,19 +133,26 @@ class IssueTemplate:
             boundary=boundary,
         )
 
-    def _values(self, p: Personal, *, is_html: bool) -> dict[str, bytes]:
+    @staticmethod
+    def _encode(value: str) -> bytes:
+        return _stuff(_qp(value) + b"=\r\n") if value else b""
+
+    def _values(self, p: Personal) -> tuple[dict[str, bytes], dict[str, bytes]]:
+        """Encoded placeholder values for the text and the HTML part."""
         raw = {
             placeholders.NAME: placeholders.name_fragment(p.name),
             placeholders.PREFS_URL: p.prefs_url,
             placeholders.UNSUBSCRIBE_URL: p.unsubscribe_url,
         }
-        out: dict[str, bytes] = {}
+        text: dict[str, bytes] = {}
+        markup: dict[str, bytes] = {}
         for key, value in raw.items():
             value = " ".join(value.splitlines())
-            if is_html:
-                value = html.escape(value, quote=True)
-            out[key] = _stuff(_qp(value) + b"=\r\n") if value else b""
-        return out
+            encoded = self._encode(value)
+            text[key] = encoded
+            escaped = html.escape(value, quote=True)
+            markup[key] = encoded if escaped == value else self._encode(escaped)
+        return text, markup
 
     def personal_headers(self, p: Personal) -> bytes:
         for value in (p.to, p.message_id, p.unsubscribe_url, p.unsubscribe_mailto or ""):
@@ -164,14 +171,13 @@ class IssueTemplate:
             b"--" + b + b'\r\nContent-Type: text/plain; charset="utf-8"\r\n'
             b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
         ]
-        values = self._values(p, is_html=False)
-        parts.extend(values[c] if isinstance(c, str) else c for c in self.text_chunks)
+        text_values, html_values = self._values(p)
+        parts.extend(text_values[c] if isinstance(c, str) else c for c in self.text_chunks)
         parts.append(
             b"\r\n--" + b + b'\r\nContent-Type: text/html; charset="utf-8"\r\n'
             b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
         )
-        values = self._values(p, is_html=True)
-        parts.extend(values[c] if isinstance(c, str) else c for c in self.html_chunks)
+        parts.extend(html_values[c] if isinstance(c, str) else c for c in self.html_chunks)
         parts.append(b"\r\n--" + b + b"--\r\n")
         return b"".join(parts)
 
