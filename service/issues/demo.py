@@ -150,7 +150,7 @@ def august_2019_blocks(
                     "med upphandlande myndighet om hur social hänsyn kan tas.” Låt "
                     "leverantören vara med och föreslå lösningar i en dialog, ofta ser de "
                     "fler möjligheter att bidra än vad vi myndigheter gör.\n\n"
-                    "### Och alla vinner på att ta social hänsyn.\n\n"
+                    "# Och alla vinner på att ta social hänsyn.\n\n"
                     "— Framförallt vinner individen på det, samtidigt minskar kostnader för "
                     "t ex försörjningsstöd, skatteintäkterna ökar och vi kan hjälpa "
                     "företagarna med rekryteringsbehov. Ja, alla vinner på ett inkluderande "

@@ -174,7 +174,9 @@ async def _block_views(
             view.update(
                 heading=_text(data, "heading"),
                 body=body,
-                body_html=Markup(render_markdown(body)),  # noqa: S704 - sanitised by nh3
+                body_html=Markup(  # noqa: S704 - sanitised by nh3
+                    render_markdown(body, top_level=view["level"] + 1)
+                ),
             )
             if kind == "article":
                 view.update(image=None, link=None)

@@ -279,3 +279,27 @@ async def test_special_characters_are_escaped_exactly_once(
     assert "&amp;amp;" not in html and "&amp;amp;" not in rendered.web_html
     assert 'Åsa & Co <3 "citat"' in rendered.text
     assert "Läs & mer: https://sfhalland.se/?a=1&b=2" in rendered.text
+
+
+async def test_body_headings_stay_below_the_block_heading(
+    session: AsyncSession, settings: Settings
+) -> None:
+    body = "# Första\n\ntext\n\n## Andra\n\n![Diagram över kostnader](https://x.test/d.png)"
+    issue = await make_issue(
+        session,
+        [
+            ("article", {"heading": "Utanför sektion", "body": body}),
+            ("heading", {"text": "Aktuellt"}),
+            ("notice", {"heading": "Inne i sektion", "body": body}),
+        ],
+    )
+    rendered = await render_issue(session, settings, issue.id)
+    html = rendered.html
+    assert re.search(r"<h2[^>]*>Utanför sektion</h2>", html)
+    assert "<h3>Första</h3>" in html and "<h4>Andra</h4>" in html
+    assert re.search(r"<h3[^>]*>Inne i sektion</h3>", html)
+    assert "<h4>Första</h4>" in html and "<h5>Andra</h5>" in html
+    assert "<h1>Första" not in html and "<h2>Andra" not in html
+    assert "Diagram över kostnader" in html  # an inline image is shown as its alt text
+    assert "x.test/d.png" not in html
+    assert "Första\n------" in rendered.text
