@@ -1,0 +1,50 @@
+"""Helpers for editor tests: create an editor/token, log in through the real form."""
+
+from __future__ import annotations
+
+import re
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.editor import service
+
+Client = AsyncTestClient[Litestar]
+PASSWORD = "rätt-lösenord-123"
+
+
+def csrf(page: str) -> str:
+    found = re.search(r'name="_csrf_token" value="([^"]+)"', page)
+    assert found, "no CSRF token in page"
+    return found.group(1)
+
+
+async def make_editor(
+    session: AsyncSession, email: str = "red@example.org", role: str = "editor"
+) -> int:
+    editor = await service.create_editor(session, email, PASSWORD, role=role, name="Redaktör Ett")
+    await session.commit()
+    return editor.id
+
+
+async def make_token(session: AsyncSession, email: str = "red@example.org") -> str:
+    editor = await service.editor_by_email(session, email)
+    _, plain = await service.create_token(session, editor, "test")
+    await session.commit()
+    return plain
+
+
+async def login(client: Client, email: str = "red@example.org", password: str = PASSWORD) -> None:
+    page = await client.get("/redaktion/logga-in")
+    response = await client.post(
+        "/redaktion/logga-in",
+        data={
+            "_csrf_token": csrf(page.text),
+            "email": email,
+            "password": password,
+            "next": "/redaktion",
+        },
+        follow_redirects=False,
+    )
+    assert response.status_code == 303, response.text
