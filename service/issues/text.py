@@ -92,6 +92,7 @@ def markdown_to_text(source: str, width: int = WIDTH) -> str:
     quote = 0
     tight = False
     heading = False
+    list_start = False  # the next paragraph opens a top-level list: blank line before it
 
     def emit(block: list[str], *, compact: bool = False) -> None:
         if lines and not compact:
@@ -113,6 +114,7 @@ def markdown_to_text(source: str, width: int = WIDTH) -> str:
         kind = tok.type
         if kind in ("bullet_list_open", "ordered_list_open"):
             start = int(str(tok.attrGet("start") or 1))
+            list_start = list_start or not lists
             lists.append([1 if kind == "ordered_list_open" else 0, start])
         elif kind in ("bullet_list_close", "ordered_list_close"):
             if lists:
@@ -142,7 +144,8 @@ def markdown_to_text(source: str, width: int = WIDTH) -> str:
             block = _wrap(text, first, rest, width)
             if heading:
                 block.append(rest + "-" * min(width - len(rest), max(3, len(text))))
-            emit(block, compact=tight and bool(items))
+            emit(block, compact=tight and bool(items) and not list_start)
+            list_start = False
         elif kind in ("fence", "code_block"):
             first, rest = prefixes()
             code = [rest + "    " + line for line in tok.content.rstrip("\n").split("\n")]
