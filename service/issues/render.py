@@ -130,6 +130,18 @@ def _text(data: dict[str, Any], key: str, default: str = "") -> str:
     return default if value is None else str(value).strip() or default
 
 
+def _inert(value: Any) -> Any:
+    """Editor content cannot contain working placeholders: personal values appear only
+    where the templates put them (an invisible word joiner breaks ``%%INNAN_``)."""
+    if isinstance(value, str):
+        return value.replace("%%INNAN_", "%%\u2060INNAN_")
+    if isinstance(value, dict):
+        return {k: _inert(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_inert(v) for v in value]
+    return value
+
+
 def privacy_url(settings: Settings) -> str:
     return settings.privacy_url or settings.url("/integritet")
 
@@ -163,7 +175,7 @@ async def _block_views(
     views: list[dict[str, Any]] = []
     in_section = False
     for block in issue.blocks:
-        data = block.data or {}
+        data: dict[str, Any] = _inert(block.data or {})
         kind = block.kind
         view: dict[str, Any] = {"kind": kind, "id": block.id, "level": 3 if in_section else 2}
         if kind == "heading":
@@ -211,8 +223,8 @@ async def _block_views(
                 items=[
                     {
                         "when": format_when(item, reference=issue.issue_date),
-                        "title": item.title,
-                        "place": item.place,
+                        "title": _inert(item.title),
+                        "place": _inert(item.place),
                         "link": item.link if _is_link_url(item.link or "") else "",
                         "deadline": (
                             format_deadline(item.registration_deadline, reference=issue.issue_date)
@@ -285,6 +297,8 @@ def mjml_to_html(source: str) -> str:
 def build_context(settings: Settings, issue: Issue, blocks: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "issue": issue,
+        "title": _inert(issue.title),
+        "preheader": _inert(issue.preheader),
         "blocks": blocks,
         "c": PALETTE,
         "org_name": settings.org_name,

@@ -211,9 +211,8 @@ def _block_text(block: dict[str, Any]) -> list[str]:
 
 def render_text(ctx: dict[str, Any]) -> str:
     """The whole text part for the view model ``ctx`` built by ``service.issues.render``."""
-    issue = ctx["issue"]
     out: list[str] = [ctx["org_name"], ""]
-    out.extend(_underline(issue.title, "="))
+    out.extend(_underline(ctx["title"], "="))
     out.append(ctx["issue_date_text"])
     out.append("")
     out.append(MESSAGES["greeting"].format(name=ctx["name_placeholder"]))

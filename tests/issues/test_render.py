@@ -303,3 +303,19 @@ async def test_body_headings_stay_below_the_block_heading(
     assert "Diagram över kostnader" in html  # an inline image is shown as its alt text
     assert "x.test/d.png" not in html
     assert "Första\n------" in rendered.text
+
+
+async def test_placeholders_typed_by_an_editor_stay_inert(
+    session: AsyncSession, settings: Settings
+) -> None:
+    issue = await make_issue(
+        session,
+        [("notice", {"heading": "Hej %%INNAN_NAME%%", "body": "Länk: %%INNAN_UNSUBSCRIBE_URL%%"})],
+        title="Till %%INNAN_NAME%%",
+    )
+    rendered = await render_issue(session, settings, issue.id)
+    html, text = personalise(rendered, name="Åsa", prefs_url="P", unsubscribe_url="U")
+    for output in (html, text, rendered.web_html):
+        assert "Åsa %%" not in output and "INNAN_NAME%%" in output  # shown as typed
+    assert html.count("Hej Åsa!") == 1 and "Länk: U" not in html
+    assert text.count("Åsa") == 1
