@@ -39,7 +39,7 @@ async def _issue_id(session: AsyncSession, slug: str) -> int:
 def register(main: click.Group) -> None:
     @main.group()
     def issues() -> None:
-        """Nyhetsbrev: lista, förhandsgranska och provskicka."""
+        """Issues: list, preview, test-send (send/status come from the delivery domain)."""
 
     @issues.command("list")
     @click.option(
