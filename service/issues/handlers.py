@@ -1,10 +1,496 @@
-"""HTTP handlers of this domain (none yet)."""
+"""Composing issues over HTTP: the editor pages under ``/redaktion`` and ``/api/v1``.
+
+Handlers are thin: they parse input, call :mod:`service.issues.service`, and render.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
+from litestar import Request, Response, delete, get, patch, post, put
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from litestar.response import Redirect, Template
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.editor.auth import LOGIN_REDIRECT, actor_of, api_guard, current_editor, editor_guard
+from service.errors import ValidationFailed
+from service.issues import service
+from service.issues.blocks import block_data_from_form
+from service.issues.models import BLOCK_KINDS
+from service.issues.render import render_issue
+from service.issues.schemas import (
+    BlockDataIn,
+    BlockIn,
+    BlockOut,
+    IssueIn,
+    IssueOut,
+    PreviewOut,
+    ReorderIn,
+    TestSendIn,
+    TestSendOut,
+)
+from service.issues.service import STATUS_SV, IssueFields
+from service.issues.testsend import preview, test_send
 from service.settings import Settings
-from service.web import Contribution
+from service.web import Contribution, settings_of, transport_of
+
+Db = NamedDependency[AsyncSession]
+API: dict[str, Any] = {"guards": [api_guard], "tags": ["Utskick"]}
+UI: dict[str, Any] = {
+    "guards": [editor_guard],
+    "exception_handlers": LOGIN_REDIRECT,
+    "include_in_schema": False,
+}
+
+
+def _actor(request: Request[Any, Any, Any]) -> str:
+    return actor_of(current_editor(request))
+
+
+def _fields(data: JSONBody[IssueIn]) -> IssueFields:
+    return IssueFields(
+        title=data.title,
+        subject=data.subject,
+        preheader=data.preheader,
+        issue_date=data.issue_date,
+        slug=data.slug,
+        list_ids=data.list_ids,
+        organisations=data.organisations,
+        roles=data.roles,
+    )
+
+
+# ---------------------------------------------------------------- JSON API
+
+
+@get("/api/v1/issues", **API)
+async def api_list(db: Db) -> list[IssueOut]:
+    return [IssueOut.of(i) for i in await service.list_issues(db)]
+
+
+@post("/api/v1/issues", **API)
+async def api_create(request: Request[Any, Any, Any], db: Db, data: JSONBody[IssueIn]) -> IssueOut:
+    editor = current_editor(request)
+    issue = await service.create_issue(
+        db, _fields(data), editor_id=editor.id, actor=_actor(request)
+    )
+    return IssueOut.of(issue)
+
+
+@get("/api/v1/issues/{issue_id:int}", **API)
+async def api_get(db: Db, issue_id: FromPath[int]) -> IssueOut:
+    return IssueOut.of(await service.get_issue(db, issue_id))
+
+
+@put("/api/v1/issues/{issue_id:int}", **API)
+async def api_update(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], data: JSONBody[IssueIn]
+) -> IssueOut:
+    issue = await service.update_issue(
+        db, issue_id, _fields(data), version=data.version, actor=_actor(request)
+    )
+    return IssueOut.of(issue)
+
+
+@delete("/api/v1/issues/{issue_id:int}", **API)
+async def api_delete(request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]) -> None:
+    await service.delete_issue(db, issue_id, actor=_actor(request))
+
+
+@post("/api/v1/issues/{issue_id:int}/duplicate", **API)
+async def api_duplicate(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+) -> IssueOut:
+    editor = current_editor(request)
+    copy = await service.duplicate_issue(db, issue_id, editor_id=editor.id, actor=_actor(request))
+    return IssueOut.of(copy)
+
+
+@post("/api/v1/issues/{issue_id:int}/blocks", **API)
+async def api_add_block(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], data: JSONBody[BlockIn]
+) -> BlockOut:
+    block = await service.add_block(
+        db,
+        issue_id,
+        data.kind,
+        data.data,
+        position=data.position,
+        version=data.version,
+        actor=_actor(request),
+    )
+    return BlockOut.of(block)
+
+
+@patch("/api/v1/issues/{issue_id:int}/blocks/{block_id:int}", **API)
+async def api_update_block(
+    request: Request[Any, Any, Any],
+    db: Db,
+    issue_id: FromPath[int],
+    block_id: FromPath[int],
+    data: JSONBody[BlockDataIn],
+) -> BlockOut:
+    block = await service.update_block(
+        db, issue_id, block_id, data.data, version=data.version, actor=_actor(request)
+    )
+    return BlockOut.of(block)
+
+
+@delete("/api/v1/issues/{issue_id:int}/blocks/{block_id:int}", **API)
+async def api_delete_block(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], block_id: FromPath[int]
+) -> None:
+    await service.delete_block(db, issue_id, block_id, actor=_actor(request))
+
+
+@put("/api/v1/issues/{issue_id:int}/blocks/order", **API)
+async def api_reorder(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], data: JSONBody[ReorderIn]
+) -> IssueOut:
+    issue = await service.reorder_blocks(
+        db, issue_id, data.block_ids, version=data.version, actor=_actor(request)
+    )
+    return IssueOut.of(issue)
+
+
+@get("/api/v1/issues/{issue_id:int}/preview", **API)
+async def api_preview(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+) -> PreviewOut:
+    settings = settings_of(request)
+    shown = preview(settings, await render_issue(db, settings, issue_id))
+    return PreviewOut(html=shown.html, text=shown.text, headers=dict(shown.headers))
+
+
+@post("/api/v1/issues/{issue_id:int}/test-send", **API)
+async def api_test_send(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], data: JSONBody[TestSendIn]
+) -> TestSendOut:
+    await service.get_issue(db, issue_id)
+    sent = await test_send(
+        db,
+        settings_of(request),
+        transport_of(request),
+        issue_id,
+        data.addresses,
+        actor=_actor(request),
+    )
+    return TestSendOut(sent=sent)
+
+
+# ---------------------------------------------------------------- editor pages
+
+
+async def _form(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    form = await request.form()
+    out: dict[str, Any] = {key: str(form.get(key) or "") for key in form}
+    out["list_ids"] = [int(x) for x in form.getall("list_ids", []) if str(x).isdigit()]
+    return out
+
+
+def _issue_fields(form: dict[str, Any]) -> IssueFields:
+    def split(key: str) -> list[str]:
+        return [x.strip() for x in str(form.get(key, "")).split(",") if x.strip()]
+
+    return IssueFields(
+        title=form.get("title", ""),
+        subject=form.get("subject", ""),
+        preheader=form.get("preheader", ""),
+        issue_date=form.get("issue_date", ""),
+        slug=form.get("slug", ""),
+        list_ids=form["list_ids"],
+        organisations=split("organisations"),
+        roles=split("roles"),
+    )
+
+
+def _version(form: dict[str, Any]) -> int | None:
+    raw = form.get("version", "")
+    return int(raw) if str(raw).isdigit() else None
+
+
+@get("/redaktion", **UI)
+async def page_list(request: Request[Any, Any, Any], db: Db) -> Template:
+    return Template(
+        template_name="pages/editor/issues.html",
+        context={
+            "issues": await service.list_issues(db),
+            "status_sv": STATUS_SV,
+            "editor": current_editor(request),
+        },
+    )
+
+
+async def _issue_form_page(
+    db: AsyncSession,
+    *,
+    issue: Any = None,
+    form: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    message: str = "",
+    status: int = 200,
+) -> Template:
+    return Template(
+        template_name="pages/editor/issue_form.html",
+        context={
+            "issue": issue,
+            "form": form or {},
+            "errors": errors or {},
+            "message": message,
+            "lists": await service.list_mailing_lists(db),
+        },
+        status_code=status,
+    )
+
+
+@get("/redaktion/utskick/nytt", **UI)
+async def page_new(db: Db) -> Template:
+    return await _issue_form_page(db)
+
+
+@post("/redaktion/utskick/nytt", **UI, status_code=303)
+async def page_create(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
+    form = await _form(request)
+    try:
+        issue = await service.create_issue(
+            db, _issue_fields(form), editor_id=current_editor(request).id, actor=_actor(request)
+        )
+    except ValidationFailed as exc:
+        return await _issue_form_page(
+            db, form=form, errors=exc.fields, message=exc.message, status=422
+        )
+    return Redirect(f"/redaktion/utskick/{issue.id}", status_code=303)
+
+
+async def _editor_page(
+    db: AsyncSession,
+    issue_id: int,
+    *,
+    errors: dict[str, str] | None = None,
+    message: str = "",
+    form: dict[str, Any] | None = None,
+    block_id: int | None = None,
+    status: int = 200,
+    notice: str = "",
+) -> Template:
+    issue = await service.get_issue(db, issue_id)
+    return Template(
+        template_name="pages/editor/issue.html",
+        context={
+            "issue": issue,
+            "errors": errors or {},
+            "message": message,
+            "form": form or {},
+            "error_block": block_id,
+            "kinds": BLOCK_KINDS,
+            "status_sv": STATUS_SV,
+            "editable": issue.status in service.EDITABLE,
+            "lists": await service.list_mailing_lists(db),
+            "notice": notice,
+        },
+        status_code=status,
+    )
+
+
+@get("/redaktion/utskick/{issue_id:int}", **UI)
+async def page_issue(db: Db, issue_id: FromPath[int]) -> Template:
+    return await _editor_page(db, issue_id)
+
+
+@post("/redaktion/utskick/{issue_id:int}", **UI, status_code=303)
+async def page_update(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+) -> Response[Any]:
+    form = await _form(request)
+    try:
+        await service.update_issue(
+            db, issue_id, _issue_fields(form), version=_version(form), actor=_actor(request)
+        )
+    except ValidationFailed as exc:
+        return await _editor_page(
+            db, issue_id, errors=exc.fields, message=exc.message, form=form, status=422
+        )
+    return Redirect(f"/redaktion/utskick/{issue_id}?sparat=1", status_code=303)
+
+
+@post("/redaktion/utskick/{issue_id:int}/duplicera", **UI, status_code=303)
+async def page_duplicate(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+) -> Redirect:
+    copy = await service.duplicate_issue(
+        db, issue_id, editor_id=current_editor(request).id, actor=_actor(request)
+    )
+    return Redirect(f"/redaktion/utskick/{copy.id}", status_code=303)
+
+
+@post("/redaktion/utskick/{issue_id:int}/ta-bort", **UI, status_code=303)
+async def page_delete(request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]) -> Redirect:
+    await service.delete_issue(db, issue_id, actor=_actor(request))
+    return Redirect("/redaktion", status_code=303)
+
+
+@post("/redaktion/utskick/{issue_id:int}/block", **UI, status_code=303)
+async def page_add_block(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+) -> Response[Any]:
+    form = await _form(request)
+    kind = form.get("kind", "")
+    try:
+        await service.add_block(
+            db,
+            issue_id,
+            kind,
+            block_data_from_form(kind, form),
+            version=_version(form),
+            actor=_actor(request),
+        )
+    except ValidationFailed as exc:
+        return await _editor_page(
+            db, issue_id, errors=exc.fields, message=exc.message, form=form, block_id=0, status=422
+        )
+    return Redirect(f"/redaktion/utskick/{issue_id}#block-sista", status_code=303)
+
+
+@post("/redaktion/utskick/{issue_id:int}/block/{block_id:int}", **UI, status_code=303)
+async def page_block_action(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], block_id: FromPath[int]
+) -> Response[Any]:
+    form = await _form(request)
+    action = form.get("action", "save")
+    actor = _actor(request)
+    if action == "up":
+        await service.move_block(db, issue_id, block_id, -1, actor=actor)
+    elif action == "down":
+        await service.move_block(db, issue_id, block_id, 1, actor=actor)
+    elif action == "delete":
+        await service.delete_block(db, issue_id, block_id, actor=actor)
+    else:
+        issue = await service.get_issue(db, issue_id)
+        kind = next((b.kind for b in issue.blocks if b.id == block_id), "")
+        try:
+            await service.update_block(
+                db,
+                issue_id,
+                block_id,
+                block_data_from_form(kind, form),
+                version=_version(form),
+                actor=actor,
+            )
+        except ValidationFailed as exc:
+            return await _editor_page(
+                db,
+                issue_id,
+                errors=exc.fields,
+                message=exc.message,
+                form=form,
+                block_id=block_id,
+                status=422,
+            )
+    return Redirect(f"/redaktion/utskick/{issue_id}#block-{block_id}", status_code=303)
+
+
+@get("/redaktion/utskick/{issue_id:int}/forhandsvisning", **UI)
+async def page_preview(
+    request: Request[Any, Any, Any],
+    db: Db,
+    issue_id: FromPath[int],
+) -> Template:
+    issue = await service.get_issue(db, issue_id)
+    settings = settings_of(request)
+    shown = preview(settings, await render_issue(db, settings, issue_id))
+    view = request.query_params.get("vy", "dator")
+    return Template(
+        template_name="pages/editor/preview.html",
+        context={
+            "issue": issue,
+            "shown": shown,
+            "view": view,
+            "sent": [],
+            "errors": {},
+            "message": "",
+        },
+    )
+
+
+@get("/redaktion/utskick/{issue_id:int}/forhandsvisning/html", **UI)
+async def page_preview_html(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+) -> Response[str]:
+    settings = settings_of(request)
+    shown = preview(settings, await render_issue(db, settings, issue_id))
+    return Response(
+        shown.html,
+        media_type="text/html; charset=utf-8",
+        headers={
+            "Content-Security-Policy": (
+                "default-src 'none'; img-src * data:; style-src 'unsafe-inline'"
+            ),
+            "X-Frame-Options": "SAMEORIGIN",
+        },
+    )
+
+
+@post("/redaktion/utskick/{issue_id:int}/provutskick", **UI)
+async def page_test_send(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+) -> Template:
+    issue = await service.get_issue(db, issue_id)
+    form = await _form(request)
+    settings = settings_of(request)
+    addresses = [a for a in form.get("addresses", "").replace(",", "\n").splitlines() if a.strip()]
+    sent: list[str] = []
+    errors: dict[str, str] = {}
+    message = ""
+    status = 200
+    try:
+        sent = await test_send(
+            db, settings, transport_of(request), issue_id, addresses, actor=_actor(request)
+        )
+    except ValidationFailed as exc:
+        errors, message, status = exc.fields, exc.message, 422
+    shown = preview(settings, await render_issue(db, settings, issue_id))
+    return Template(
+        template_name="pages/editor/preview.html",
+        context={
+            "issue": issue,
+            "shown": shown,
+            "view": "dator",
+            "sent": sent,
+            "errors": errors,
+            "message": message,
+            "addresses": form.get("addresses", ""),
+        },
+        status_code=status,
+    )
 
 
 def contribute(settings: Settings) -> Contribution:
-    return Contribution()
+    return Contribution(
+        routes=[
+            api_list,
+            api_create,
+            api_get,
+            api_update,
+            api_delete,
+            api_duplicate,
+            api_add_block,
+            api_update_block,
+            api_delete_block,
+            api_reorder,
+            api_preview,
+            api_test_send,
+            page_list,
+            page_new,
+            page_create,
+            page_issue,
+            page_update,
+            page_duplicate,
+            page_delete,
+            page_add_block,
+            page_block_action,
+            page_preview,
+            page_preview_html,
+            page_test_send,
+        ]
+    )

@@ -1,0 +1,164 @@
+"""Request and response bodies of the editor JSON API (``/api/v1``), for OpenAPI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from service.calendar.models import CalendarItem
+from service.issues.models import Block, Issue
+from service.media.models import MediaFile
+
+
+@dataclass
+class IssueIn:
+    title: str
+    issue_date: date
+    subject: str = ""
+    preheader: str = ""
+    slug: str = ""
+    list_ids: list[int] = field(default_factory=list)
+    organisations: list[str] = field(default_factory=list)
+    roles: list[str] = field(default_factory=list)
+    version: int | None = None  # optimistic locking: the version you read
+
+
+@dataclass
+class BlockIn:
+    kind: str  # article | notice | cta | calendar | divider | heading
+    data: dict[str, Any] = field(default_factory=dict)
+    position: int | None = None
+    version: int | None = None
+
+
+@dataclass
+class BlockDataIn:
+    data: dict[str, Any]
+    version: int | None = None
+
+
+@dataclass
+class ReorderIn:
+    block_ids: list[int]
+    version: int | None = None
+
+
+@dataclass
+class BlockOut:
+    id: int
+    position: int
+    kind: str
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, block: Block) -> BlockOut:
+        return cls(id=block.id, position=block.position, kind=block.kind, data=block.data)
+
+
+@dataclass
+class IssueOut:
+    id: int
+    slug: str
+    title: str
+    subject: str
+    preheader: str
+    issue_date: date
+    status: str
+    list_ids: list[int]
+    organisations: list[str]
+    roles: list[str]
+    version: int
+    blocks: list[BlockOut]
+
+    @classmethod
+    def of(cls, issue: Issue) -> IssueOut:
+        return cls(
+            id=issue.id,
+            slug=issue.slug,
+            title=issue.title,
+            subject=issue.subject,
+            preheader=issue.preheader,
+            issue_date=issue.issue_date,
+            status=issue.status,
+            list_ids=issue.list_ids,
+            organisations=list(issue.organisations or []),
+            roles=list(issue.roles or []),
+            version=issue.version,
+            blocks=[BlockOut.of(b) for b in issue.blocks],
+        )
+
+
+@dataclass
+class PreviewOut:
+    html: str
+    text: str
+    headers: dict[str, str]
+
+
+@dataclass
+class TestSendIn:
+    addresses: list[str]
+
+
+@dataclass
+class TestSendOut:
+    sent: list[str]
+
+
+@dataclass
+class CalendarItemIn:
+    title: str
+    start_date: date
+    all_day: bool = False
+    start_time: str | None = None  # "HH:MM", Europe/Stockholm
+    end_date: date | None = None
+    end_time: str | None = None
+    place: str = ""
+    link: str = ""
+    registration_deadline: date | None = None
+    organiser: str = ""
+    description: str = ""
+
+
+@dataclass
+class CalendarItemOut:
+    id: int
+    uid: str
+    title: str
+    all_day: bool
+    starts_at: datetime | None
+    ends_at: datetime | None
+    start_date: date
+    end_date: date | None
+    place: str
+    link: str
+    registration_deadline: date | None
+    organiser: str
+    description: str
+    sequence: int
+
+    @classmethod
+    def of(cls, item: CalendarItem) -> CalendarItemOut:
+        return cls(**{name: getattr(item, name) for name in cls.__dataclass_fields__})
+
+
+@dataclass
+class MediaOut:
+    id: int
+    url: str
+    content_type: str
+    size: int
+    width: int | None
+    height: int | None
+
+    @classmethod
+    def of(cls, media: MediaFile) -> MediaOut:
+        return cls(
+            id=media.id,
+            url=f"/media/{media.filename}",
+            content_type=media.content_type,
+            size=media.size,
+            width=media.width,
+            height=media.height,
+        )

@@ -1,0 +1,262 @@
+"""Composing issues through the API and the editor pages, with every kind of bad input."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.core.models import AuditEntry
+from service.issues.models import Issue
+from service.settings import Settings
+from tests.conftest import outbox_messages
+from tests.editor.helpers import Client, csrf, login, make_editor, make_token
+
+ARTICLE = {
+    "kind": "article",
+    "data": {
+        "heading": "Välkommen till hösten",
+        "body": "Hej **alla** – [läs](https://example.org)",
+    },
+}
+
+
+async def _api(client: Client, session: AsyncSession) -> dict[str, str]:
+    await make_editor(session)
+    return {"Authorization": f"Bearer {await make_token(session)}"}
+
+
+async def _issue(
+    client: Client, auth: dict[str, str], title: str = "Nyhetsbrev för Åsa & Örjan"
+) -> dict:
+    r = await client.post(
+        "/api/v1/issues", json={"title": title, "issue_date": "2026-12-01"}, headers=auth
+    )
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+async def test_api_compose_preview_and_test_send(
+    client: Client, session: AsyncSession, settings: Settings
+) -> None:
+    auth = await _api(client, session)
+    issue = await _issue(client, auth)
+    assert issue["slug"] == "nyhetsbrev-for-asa-orjan"
+    assert issue["subject"] == issue["title"] and issue["status"] == "draft"
+    again = await _issue(client, auth)
+    assert again["slug"] == "nyhetsbrev-for-asa-orjan-2"
+    base = f"/api/v1/issues/{issue['id']}"
+    first = (await client.post(base + "/blocks", json=ARTICLE, headers=auth)).json()
+    second = (await client.post(base + "/blocks", json={"kind": "divider"}, headers=auth)).json()
+    third = (
+        await client.post(
+            base + "/blocks", json={"kind": "heading", "data": {"text": "Aktuellt"}}, headers=auth
+        )
+    ).json()
+    order = [third["id"], first["id"], second["id"]]
+    r = await client.put(base + "/blocks/order", json={"block_ids": order}, headers=auth)
+    assert [b["id"] for b in r.json()["blocks"]] == order
+    r = await client.patch(
+        f"{base}/blocks/{third['id']}", json={"data": {"text": "Upplyft"}}, headers=auth
+    )
+    assert r.json()["data"] == {"text": "Upplyft"}
+    preview = (await client.get(base + "/preview", headers=auth)).json()
+    assert "Upplyft" in preview["html"] and "Välkommen till hösten" in preview["text"]
+    assert "Subject" in preview["headers"]
+    sent = await client.post(
+        base + "/test-send", json={"addresses": ["prov@example.org"]}, headers=auth
+    )
+    assert sent.status_code == 201, sent.text
+    assert sent.json() == {"sent": ["prov@example.org"]}
+    msg = email.message_from_bytes(outbox_messages(settings)[-1], policy=email.policy.default)
+    assert "Nyhetsbrev för Åsa & Örjan" in str(msg["Subject"])
+    dup = (await client.post(base + "/duplicate", headers=auth)).json()
+    assert dup["status"] == "draft" and dup["slug"] != issue["slug"] and len(dup["blocks"]) == 3
+    r = await client.delete(f"{base}/blocks/{second['id']}", headers=auth)
+    assert r.status_code == 204
+    actions = set((await session.execute(select(AuditEntry.action))).scalars())
+    assert {"issue.create", "block.create", "issue.duplicate", "issue.test_send"} <= actions
+    schema = (await client.get("/api/schema/openapi.json")).json()
+    assert "/api/v1/issues/{issue_id}/blocks" in schema["paths"]
+
+
+async def test_api_bad_input(client: Client, session: AsyncSession) -> None:
+    auth = await _api(client, session)
+    assert (await client.get("/api/v1/issues")).status_code == 401
+    r = await client.post(
+        "/api/v1/issues", json={"title": "", "issue_date": "2026-12-01"}, headers=auth
+    )
+    assert r.status_code == 422 and "title" in r.json()["fields"]
+    r = await client.post(
+        "/api/v1/issues", json={"title": "x" * 201, "issue_date": "2026-12-01"}, headers=auth
+    )
+    assert r.status_code == 422 and "200 tecken" in r.json()["fields"]["title"]
+    issue = await _issue(client, auth)
+    base = f"/api/v1/issues/{issue['id']}"
+    cases = [
+        (
+            {"kind": "cta", "data": {"button_label": "Anmäl", "button_url": "javascript:alert(1)"}},
+            "button_url",
+        ),
+        ({"kind": "article", "data": {"heading": "A", "body": "[x](javascript:alert(1))"}}, "body"),
+        ({"kind": "article", "data": {"heading": "A", "body": "x" * 20001}}, "body"),
+        ({"kind": "article", "data": {"heading": "", "body": "x"}}, "heading"),
+        (
+            {
+                "kind": "article",
+                "data": {"heading": "A", "image": {"src": "https://127.0.0.1/a.png", "alt": "a"}},
+            },
+            "image.src",
+        ),
+        (
+            {
+                "kind": "article",
+                "data": {"heading": "A", "image": {"src": "http://169.254.169.254/", "alt": "a"}},
+            },
+            "image.src",
+        ),
+        (
+            {
+                "kind": "article",
+                "data": {"heading": "A", "image": {"src": "https://10.0.0.1/a.png", "alt": "a"}},
+            },
+            "image.src",
+        ),
+        (
+            {
+                "kind": "article",
+                "data": {"heading": "A", "image": {"src": "https://localhost/a.png", "alt": "a"}},
+            },
+            "image.src",
+        ),
+        (
+            {
+                "kind": "article",
+                "data": {
+                    "heading": "A",
+                    "image": {"src": "/media/" + "a" * 64 + ".png", "alt": ""},
+                },
+            },
+            "image.alt",
+        ),
+        ({"kind": "calendar", "data": {"mode": "selected", "item_ids": []}}, "item_ids"),
+        ({"kind": "video", "data": {}}, "kind"),
+    ]
+    for body, field in cases:
+        r = await client.post(base + "/blocks", json=body, headers=auth)
+        assert r.status_code == 422, (body, r.text)
+        assert field in r.json()["fields"], (body, r.json())
+    # Broken Markdown is stored and rendered safely.
+    broken = {
+        "kind": "notice",
+        "data": {"heading": "N", "body": "**fet [länk( <script>alert(1)</script>"},
+    }
+    assert (await client.post(base + "/blocks", json=broken, headers=auth)).status_code == 201
+    preview = (await client.get(base + "/preview", headers=auth)).json()
+    assert "<script>alert" not in preview["html"]
+    # Nothing half-saved.
+    after = (await client.get(base, headers=auth)).json()
+    assert [b["kind"] for b in after["blocks"]] == ["notice"]
+    # Optimistic locking.
+    r = await client.put(
+        base, json={"title": "Ny", "issue_date": "2026-12-01", "version": 1}, headers=auth
+    )
+    assert r.status_code == 409
+    # Editing an issue that is sending.
+    row = await session.get(Issue, issue["id"])
+    assert row is not None
+    row.status = "sending"
+    await session.commit()
+    r = await client.post(base + "/blocks", json=ARTICLE, headers=auth)
+    assert r.status_code == 409 and "skickas" in r.json()["error"]
+    r = await client.put(base, json={"title": "Ny", "issue_date": "2026-12-01"}, headers=auth)
+    assert r.status_code == 409
+    r = await client.post(
+        base + "/test-send",
+        json={"addresses": [f"a{i}@example.org" for i in range(6)]},
+        headers=auth,
+    )
+    assert r.status_code == 422
+
+
+async def test_ui_compose_edit_preview(
+    client: Client, session: AsyncSession, settings: Settings
+) -> None:
+    await make_editor(session)
+    anon = await client.get("/redaktion", follow_redirects=False)
+    assert anon.status_code == 303 and "/redaktion/logga-in" in anon.headers["location"]
+    await login(client)
+    page = await client.get("/redaktion/utskick/nytt")
+    token = csrf(page.text)
+    bad = await client.post(
+        "/redaktion/utskick/nytt",
+        data={"_csrf_token": token, "title": "", "issue_date": "2026-12-01"},
+    )
+    assert bad.status_code == 422 and "Ange en rubrik." in bad.text
+    created = await client.post(
+        "/redaktion/utskick/nytt",
+        data={
+            "_csrf_token": token,
+            "title": "Augusti i Halland",
+            "issue_date": "2026-08-20",
+            "list_ids": "1",
+        },
+        follow_redirects=False,
+    )
+    assert created.status_code == 303
+    url = created.headers["location"]
+    add = await client.post(
+        url + "/block",
+        data={
+            "_csrf_token": token,
+            "kind": "article",
+            "heading": "Almedalen",
+            "body": "Text",
+            "link_url": "javascript:alert(1)",
+        },
+    )
+    assert add.status_code == 422 and "Länken måste börja med" in add.text
+    add = await client.post(
+        url + "/block",
+        data={"_csrf_token": token, "kind": "article", "heading": "Almedalen", "body": "Text"},
+    )
+    assert add.status_code == 200 and "Almedalen" in add.text
+    issue_id = int(url.rsplit("/", 1)[1])
+    issue = await session.get(Issue, issue_id)
+    assert issue is not None
+    await session.refresh(issue)
+    block_id = issue.blocks[0].id
+    edit = await client.post(
+        f"{url}/block/{block_id}",
+        data={
+            "_csrf_token": token,
+            "action": "save",
+            "heading": "Almedalen 2026",
+            "body": "Ny text",
+        },
+    )
+    assert "Almedalen 2026" in edit.text
+    preview = await client.get(url + "/forhandsvisning?vy=mobil")
+    assert "320px" in preview.text
+    text = await client.get(url + "/forhandsvisning?vy=text")
+    assert "Almedalen 2026" in text.text
+    headers = await client.get(url + "/forhandsvisning?vy=rubriker")
+    assert "Subject" in headers.text
+    html = await client.get(url + "/forhandsvisning/html")
+    assert "Almedalen 2026" in html.text
+    sent = await client.post(
+        url + "/provutskick", data={"_csrf_token": token, "addresses": "inte-en-adress"}
+    )
+    assert sent.status_code == 422
+    sent = await client.post(
+        url + "/provutskick", data={"_csrf_token": token, "addresses": "prov@example.org"}
+    )
+    assert "Provutskicket skickades till prov@example.org" in sent.text
+    listing = await client.get("/redaktion")
+    assert "Augusti i Halland" in listing.text and "utkast" in listing.text
+    issue.status = "sent"
+    await session.commit()
+    locked = await client.post(url + "/block", data={"_csrf_token": token, "kind": "divider"})
+    assert locked.status_code == 409 and "kan inte ändras" in locked.text
