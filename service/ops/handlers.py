@@ -3,28 +3,27 @@
 The page shows an upload form (file, list, lawful basis, source, dry run), runs the same
 import service as ``innanforskapet subscribers import`` and shows its report; rejected
 rows are kept as a CSV file under ``INNAN_VAR_DIR/imports`` and offered for download
-through a random name. Only signed-in editors reach these routes (``editor_guard``).
+through a random name. Only signed-in administrators reach these routes
+(``editor_guard`` then ``admin_guard``); others are sent to the login page or get 403.
 """
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import re
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from litestar import Request, get, post
-from litestar.connection import ASGIConnection
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath
 from litestar.response import File, Template
+from litestar.types import ExceptionHandlersMap
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.errors import Forbidden, NotFound, ValidationFailed
+from service.editor.auth import LOGIN_REDIRECT, actor_of, admin_guard, current_editor, editor_guard
+from service.errors import NotFound, ValidationFailed
 from service.ops.import_csv import import_subscribers
 from service.ops.messages import BASIS_LABELS
 from service.settings import Settings
@@ -36,29 +35,13 @@ MAX_IMPORT_BYTES = 50 * 1024 * 1024
 REJECT_NAME = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 
 Db = NamedDependency[AsyncSession]
-
-
-async def editor_guard(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
-    """The editor domain's ``editor_guard``; closed (403) while that module is missing."""
-    try:
-        guard = importlib.import_module("service.editor.auth").editor_guard
-    except (ImportError, AttributeError):
-        raise Forbidden("Du måste vara inloggad som redaktör.") from None
-    result = guard(connection, handler)
-    if inspect.isawaitable(result):
-        await result
+# Importing people with a claimed lawful basis is an administrator's task.
+GUARDS = [editor_guard, admin_guard]
+TO_LOGIN = cast(ExceptionHandlersMap, LOGIN_REDIRECT)
 
 
 def _rejects_dir(settings: Settings) -> Path:
     return settings.var_dir / "imports"
-
-
-def _actor(request: Request[Any, Any, Any]) -> str:
-    user = request.scope.get("user")
-    email = getattr(user, "email", None)
-    return f"editor:{email}" if email else "editor"
 
 
 async def _context(db: AsyncSession, **extra: Any) -> dict[str, Any]:
@@ -75,14 +58,15 @@ async def _context(db: AsyncSession, **extra: Any) -> dict[str, Any]:
     }
 
 
-@get("/redaktion/import", guards=[editor_guard], include_in_schema=False)
+@get("/redaktion/import", guards=GUARDS, exception_handlers=TO_LOGIN, include_in_schema=False)
 async def import_page(db: Db) -> Template:
     return Template(template_name=IMPORT_PAGE, context=await _context(db))
 
 
 @post(
     "/redaktion/import",
-    guards=[editor_guard],
+    guards=GUARDS,
+    exception_handlers=TO_LOGIN,
     include_in_schema=False,
     request_max_body_size=MAX_IMPORT_BYTES,
 )
@@ -114,7 +98,7 @@ async def import_upload(request: Request[Any, Any, Any], db: Db) -> Template:
                 source=source,
                 dry_run=dry_run,
                 reject_out=rejects,
-                actor=_actor(request),
+                actor=actor_of(current_editor(request)),
             )
     except ValidationFailed as exc:
         reject_path.unlink(missing_ok=True)
@@ -133,7 +117,12 @@ async def import_upload(request: Request[Any, Any, Any], db: Db) -> Template:
     return Template(template_name=IMPORT_PAGE, context=context)
 
 
-@get("/redaktion/import/avvisade/{name:str}", guards=[editor_guard], include_in_schema=False)
+@get(
+    "/redaktion/import/avvisade/{name:str}",
+    guards=GUARDS,
+    exception_handlers=TO_LOGIN,
+    include_in_schema=False,
+)
 async def import_rejects(request: Request[Any, Any, Any], name: FromPath[str]) -> File:
     settings = settings_of(request)
     path = _rejects_dir(settings) / f"{name}.csv"

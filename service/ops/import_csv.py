@@ -317,7 +317,8 @@ async def import_subscribers(
     of bytes consumed so far after each batch.
     """
     if basis not in BASES:
-        raise ValidationFailed(IMPORT_ERRORS["bad_basis"], fields={"basis": "ogiltig"})
+        message = IMPORT_ERRORS["bad_basis"]
+        raise ValidationFailed(message, fields={"basis": message})
     source = (source or "").strip()
     if not source or len(source) > MAX_SOURCE or _has_control(source):
         message = IMPORT_ERRORS["bad_source"].format(max=MAX_SOURCE)
