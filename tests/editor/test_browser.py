@@ -1,0 +1,57 @@
+"""Login → compose (add a block) → preview, in headless Chromium against the real server."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+from playwright.sync_api import Page
+
+from service.db import create_engine, create_session_factory
+from service.editor import service
+from service.settings import Settings
+from tests.editor.helpers import PASSWORD
+
+
+def _create_editor(settings: Settings) -> None:
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_session_factory(engine)() as session:
+                await service.create_editor(session, "red@example.org", PASSWORD, name="Red")
+                await session.commit()
+        finally:
+            await engine.dispose()
+
+    # Playwright's sync API runs an event loop in this thread; use another one.
+    worker = threading.Thread(target=asyncio.run, args=(run(),))
+    worker.start()
+    worker.join()
+
+
+def test_login_compose_preview(settings: Settings, live_server: str, browser_page: Page) -> None:
+    _create_editor(settings)
+    page = browser_page
+    page.goto(live_server + "/redaktion")
+    assert "/redaktion/logga-in" in page.url
+    page.get_by_label("E-postadress").fill("red@example.org")
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    page.get_by_role("link", name="Nytt utskick").click()
+    page.get_by_label("Rubrik").fill("Nyhetsbrev från webbläsaren")
+    page.get_by_label("Datum").fill("2026-12-01")
+    page.get_by_role("button", name="Skapa utskick").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Nyhetsbrev från webbläsaren"
+    page.locator("summary", has_text="Artikel").click()
+    page.locator("#ny-article-heading").fill("Höstens fackliga forum")
+    page.locator("#ny-article-body").fill("Välkommen till **forum** i Halmstad.")
+    page.get_by_role("button", name="Lägg till artikel").click()
+    assert page.locator("#block-sista").count() == 1
+    assert "Höstens fackliga forum" in page.locator(".block-list").inner_text()
+    page.get_by_role("link", name="Förhandsvisa och provskicka").click()
+    frame = page.frame_locator("iframe.mail-frame")
+    assert "Höstens fackliga forum" in frame.locator("body").inner_text()
+    page.get_by_role("link", name="Mobil (320 px)").click()
+    assert page.locator("iframe.mail-frame").bounding_box()["width"] <= 322  # type: ignore[index]
+    page.get_by_role("link", name="Ren text").click()
+    assert "Höstens fackliga forum" in page.locator("pre.mail-text").inner_text()
