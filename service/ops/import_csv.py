@@ -13,9 +13,9 @@ import codecs
 import csv
 import hashlib
 import io
+import re
 import sqlite3
 import tempfile
-import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -192,8 +192,12 @@ class _Batch:
     rows: list[_Row] = field(default_factory=list)
 
 
+# Unicode category Cc: C0 controls (CR, LF, NUL, ...), DEL and the C1 controls.
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
 def _has_control(value: str) -> bool:
-    return any(unicodedata.category(c) == "Cc" for c in value)
+    return CONTROL.search(value) is not None
 
 
 def _validate(row: _Row, columns: dict[str, int]) -> str | None:
