@@ -87,3 +87,19 @@ async def create_token(
     await session.flush()
     audit.record(session, actor, "create", "api_token", token.id, editor_id=editor.id, name=name)
     return token, plain
+
+
+async def list_tokens(session: AsyncSession, editor_id: int) -> list[ApiToken]:
+    stmt = select(ApiToken).where(ApiToken.editor_id == editor_id).order_by(ApiToken.created_at)
+    return list((await session.execute(stmt)).scalars())
+
+
+async def revoke_token(session: AsyncSession, editor_id: int, token_id: int, *, actor: str) -> None:
+    from service.db import utcnow
+
+    token = await session.get(ApiToken, token_id)
+    if token is None or token.editor_id != editor_id:
+        raise NotFound("Nyckeln finns inte.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        audit.record(session, actor, "revoke", "api_token", token.id)

@@ -227,3 +227,22 @@ def _env(settings: Settings) -> dict[str, str | None]:
 
 
 __all__ = ["Editor"]
+
+
+async def test_token_ui_create_use_revoke(client: Client, session: AsyncSession) -> None:
+    await make_editor(session)
+    await login(client)
+    page = await client.get("/redaktion/nycklar")
+    token = csrf(page.text)
+    empty = await client.post("/redaktion/nycklar", data={"_csrf_token": token, "name": ""})
+    assert empty.status_code == 422 and "Ge nyckeln ett namn" in empty.text
+    made = await client.post("/redaktion/nycklar", data={"_csrf_token": token, "name": "skript"})
+    import re
+
+    found = re.search(r'id="ny-nyckel">([^<]+)<', made.text)
+    assert found
+    auth = {"Authorization": f"Bearer {found.group(1)}"}
+    assert (await client.get("/api/v1/issues", headers=auth)).status_code == 200
+    token_id = (await session.execute(select(ApiToken.id))).scalar_one()
+    await client.post(f"/redaktion/nycklar/{token_id}/aterkalla", data={"_csrf_token": token})
+    assert (await client.get("/api/v1/issues", headers=auth)).status_code == 401
