@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archive.service import (
+    NO_BLOCKS,
     archive_fingerprint,
     cache_get,
     cache_put,
@@ -48,6 +49,7 @@ async def _build(session: AsyncSession, settings: Settings, kind: str) -> tuple[
     issues = (
         await session.scalars(
             select(Issue)
+            .options(*NO_BLOCKS)
             .where(published_clause())
             .order_by(Issue.web_published_at.desc(), Issue.issue_date.desc(), Issue.id.desc())
             .limit(FEED_LIMIT)

@@ -35,6 +35,8 @@ from service.settings import Settings
 from service.web import Contribution, settings_of
 
 Db = NamedDependency[AsyncSession]
+# Public GETs need no session and no CSRF cookie: no database write, no cookie per reader.
+PUBLIC = {"skip_session": True, "exclude_from_csrf": True}
 PUBLIC_CACHE = "public, max-age=300"
 FEED_CACHE = "public, max-age=300"
 RSS_TYPE = "application/rss+xml; charset=utf-8"
@@ -112,7 +114,7 @@ def _year(raw: str | None) -> int | None:
 # --- archive ---------------------------------------------------------------------
 
 
-@get("/arkiv", include_in_schema=False)
+@get("/arkiv", include_in_schema=False, opt=PUBLIC)
 async def archive_index(
     request: Request[Any, Any, Any],
     db: Db,
@@ -138,7 +140,7 @@ async def archive_index(
     )
 
 
-@get("/arkiv/{year:str}/{slug:str}", include_in_schema=False)
+@get("/arkiv/{year:str}/{slug:str}", include_in_schema=False, opt=PUBLIC)
 async def archive_issue(
     request: Request[Any, Any, Any], db: Db, year: FromPath[str], slug: FromPath[str]
 ) -> Response[Any]:
@@ -178,12 +180,12 @@ async def _feed(request: Request[Any, Any, Any], db: AsyncSession, kind: str) ->
     )
 
 
-@get("/arkiv/rss.xml", include_in_schema=False)
+@get("/arkiv/rss.xml", include_in_schema=False, opt=PUBLIC)
 async def archive_rss(request: Request[Any, Any, Any], db: Db) -> Response[bytes]:
     return await _feed(request, db, "rss")
 
 
-@get("/arkiv/atom.xml", include_in_schema=False)
+@get("/arkiv/atom.xml", include_in_schema=False, opt=PUBLIC)
 async def archive_atom(request: Request[Any, Any, Any], db: Db) -> Response[bytes]:
     return await _feed(request, db, "atom")
 
@@ -191,7 +193,7 @@ async def archive_atom(request: Request[Any, Any, Any], db: Db) -> Response[byte
 # --- calendar --------------------------------------------------------------------
 
 
-@get("/kalender", include_in_schema=False)
+@get("/kalender", include_in_schema=False, opt=PUBLIC)
 async def calendar_page(db: Db) -> Template:
     return Template(
         template_name="pages/calendar/index.html",
@@ -200,7 +202,7 @@ async def calendar_page(db: Db) -> Template:
     )
 
 
-@get("/kalender/tidigare", include_in_schema=False)
+@get("/kalender/tidigare", include_in_schema=False, opt=PUBLIC)
 async def calendar_past(db: Db, sida: FromQuery[str | None] = None) -> Template:
     result = await cal.past(db, page=_positive_int(sida))
     return Template(
@@ -210,7 +212,7 @@ async def calendar_past(db: Db, sida: FromQuery[str | None] = None) -> Template:
     )
 
 
-@get("/kalender.ics", include_in_schema=False)
+@get("/kalender.ics", include_in_schema=False, opt=PUBLIC)
 async def calendar_ics(request: Request[Any, Any, Any], db: Db) -> Response[bytes]:
     result = await cal.calendar_ics(db, settings_of(request))
     return conditional(
@@ -223,7 +225,7 @@ async def calendar_ics(request: Request[Any, Any, Any], db: Db) -> Response[byte
     )
 
 
-@get("/kalender/rss.xml", include_in_schema=False)
+@get("/kalender/rss.xml", include_in_schema=False, opt=PUBLIC)
 async def calendar_rss(request: Request[Any, Any, Any], db: Db) -> Response[bytes]:
     result = await cal.calendar_rss(db, settings_of(request))
     return conditional(
@@ -235,7 +237,7 @@ async def calendar_rss(request: Request[Any, Any, Any], db: Db) -> Response[byte
     )
 
 
-@get("/kalender/{name:str}", include_in_schema=False)
+@get("/kalender/{name:str}", include_in_schema=False, opt=PUBLIC)
 async def calendar_item_ics(
     request: Request[Any, Any, Any], db: Db, name: FromPath[str]
 ) -> Response[bytes]:

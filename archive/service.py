@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, extract, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import lazyload
 
 from service.core import audit
 from service.core.models import KeyValue
@@ -28,6 +29,8 @@ from service.settings import Settings
 PER_PAGE = 20
 MAX_QUERY = 200
 _TAGS = re.compile(r"<[^>]+>")
+# Listing and page lookups never need the blocks (the web version is cached).
+NO_BLOCKS = (lazyload(Issue.blocks), lazyload(Issue.list_links))
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ async def refresh_search_text(session: AsyncSession) -> int:
         await session.scalars(select(Issue).where(published_clause(), Issue.search_text == ""))
     ).all()
     for issue in rows:
+        await session.refresh(issue, ["blocks"])
         issue.search_text = compute_search_text(issue) or " "
     if rows:
         await session.flush()
@@ -126,6 +130,7 @@ async def list_archive(
     issues = (
         await session.scalars(
             select(Issue)
+            .options(*NO_BLOCKS)
             .where(*conditions)
             .order_by(Issue.issue_date.desc(), Issue.web_published_at.desc(), Issue.id.desc())
             .offset((page - 1) * per_page)
@@ -144,7 +149,9 @@ async def list_archive(
 
 
 async def published_issue(session: AsyncSession, year: int, slug: str) -> Issue:
-    issue = await session.scalar(select(Issue).where(Issue.slug == slug, published_clause()))
+    issue = await session.scalar(
+        select(Issue).options(*NO_BLOCKS).where(Issue.slug == slug, published_clause())
+    )
     if issue is None or issue.issue_date.year != year:
         raise NotFound("Nyhetsbrevet finns inte i arkivet.")
     return issue
@@ -184,6 +191,7 @@ async def web_version(session: AsyncSession, settings: Settings, issue: Issue) -
     if row is None or row.note != stamp:
         from service.issues.render import render_issue
 
+        await session.refresh(issue, ["blocks", "list_links"])
         rendered = await render_issue(session, settings, issue.id)
         row = await cache_put(session, key, rendered.web_html.encode(), stamp)
     return WebVersion(
@@ -226,6 +234,7 @@ async def publish_web(session: AsyncSession, issue_id: int, actor: str) -> Issue
     if issue.web_published_at is None:
         issue.web_published_at = now
     issue.archive_withdrawn = False
+    await session.refresh(issue, ["blocks"])
     issue.search_text = compute_search_text(issue)
     issue.updated_at = now
     audit.record(session, actor, "archive.publish", "issue", issue.id, slug=issue.slug)
