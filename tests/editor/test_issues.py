@@ -260,3 +260,51 @@ async def test_ui_compose_edit_preview(
     await session.commit()
     locked = await client.post(url + "/block", data={"_csrf_token": token, "kind": "divider"})
     assert locked.status_code == 409 and "kan inte ändras" in locked.text
+
+
+async def test_demo_august_issue_opens_in_the_editor(
+    client: Client, session: AsyncSession, settings: Settings
+) -> None:
+    from service.demo import load_all
+
+    await load_all(session, settings)
+    await session.commit()
+    await make_editor(session)
+    await login(client)
+    listing = await client.get("/redaktion")
+    assert listing.status_code == 200
+    from service.issues.demo import AUGUST_SLUG
+
+    august = (await session.execute(select(Issue).where(Issue.slug == AUGUST_SLUG))).scalar_one()
+    page = await client.get(f"/redaktion/utskick/{august.id}")
+    assert page.status_code == 200 and "skickad och kan inte ändras" in page.text
+    token = csrf(page.text)
+    block = next(b for b in august.blocks if b.kind == "article")
+    image = block.data.get("image") or {}
+    form = {
+        "_csrf_token": token,
+        "action": "save",
+        "heading": "Ny rubrik i augusti",
+        "body": block.data.get("body", ""),
+        "image_src": image.get("src", ""),
+        "image_alt": image.get("alt", ""),
+        "image_caption": image.get("caption", ""),
+    }
+    locked = await client.post(f"/redaktion/utskick/{august.id}/block/{block.id}", data=form)
+    assert locked.status_code == 409
+    copy = await client.post(
+        f"/redaktion/utskick/{august.id}/duplicera",
+        data={"_csrf_token": token},
+        follow_redirects=False,
+    )
+    url = copy.headers["location"]
+    copy_id = int(url.rsplit("/", 1)[1])
+    copied = await session.get(Issue, copy_id)
+    assert copied is not None and copied.status == "draft"
+    position = next(i for i, b in enumerate(august.blocks) if b.id == block.id)
+    copy_block = copied.blocks[position]
+    edit = await client.post(f"{url}/block/{copy_block.id}", data=form)
+    assert edit.status_code == 200 and "Ny rubrik i augusti" in edit.text
+    preview = await client.get(f"{url}/forhandsvisning/html")
+    assert "Ny rubrik i augusti" in preview.text
+    assert "Kalendarium" in (await client.get(f"{url}/forhandsvisning?vy=text")).text
