@@ -26,7 +26,9 @@ class LinkTokens:
         secret = settings.secret_key.encode()
         self._keys = {
             purpose: hmac.new(
-                hashlib.sha1(f"innanforskapet:{purpose}".encode() + b"signer" + secret).digest(),
+                hashlib.sha1(  # noqa: S324 - itsdangerous key derivation, not a password hash
+                    f"innanforskapet:{purpose}".encode() + b"signer" + secret
+                ).digest(),
                 digestmod=hashlib.sha1,
             )
             for purpose in (PREFS_PURPOSE, UNSUBSCRIBE_PURPOSE)
