@@ -132,12 +132,22 @@ async def archive_index(
     headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
     if request.headers.get("if-none-match") and not_modified(request, etag, datetime.min):
         return Response(b"", status_code=304, headers=headers)
-    result = await archive.list_archive(db, page=page, query=query, year=year)
-    return Template(
-        template_name="pages/archive/index.html",
-        context={"r": result, "fmt": fmt, "archive_path": archive_path},
-        headers=headers,
-    )
+    # Browsing (no search) is served from a cached page while the archive is unchanged.
+    key = f"archive:index:{page}:{year or ''}" if not query.strip() else ""
+    cached = await archive.cache_get(db, key) if key else None
+    if cached is not None and cached.note == fingerprint:
+        body = cached.value
+    else:
+        result = await archive.list_archive(db, page=page, query=query, year=year)
+        engine = request.app.template_engine
+        if engine is None:  # pragma: no cover - the app always configures templates
+            raise RuntimeError("no template engine")
+        template = engine.get_template("pages/archive/index.html")
+        context = {"r": result, "fmt": fmt, "archive_path": archive_path}
+        body = template.render(**context).encode()
+        if key:
+            await archive.cache_put(db, key, body, fingerprint)
+    return Response(body, headers=headers, media_type="text/html; charset=utf-8")
 
 
 @get("/arkiv/{year:str}/{slug:str}", include_in_schema=False, opt=PUBLIC)
