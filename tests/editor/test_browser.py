@@ -10,6 +10,7 @@ from playwright.sync_api import Page
 from service.db import create_engine, create_session_factory
 from service.editor import service
 from service.settings import Settings
+from tests.browser import assert_accessible
 from tests.editor.helpers import PASSWORD
 
 
@@ -34,6 +35,7 @@ def test_login_compose_preview(settings: Settings, live_server: str, browser_pag
     page = browser_page
     page.goto(live_server + "/redaktion")
     assert "/redaktion/logga-in" in page.url
+    assert_accessible(page)
     page.get_by_label("E-postadress").fill("red@example.org")
     page.get_by_label("Lösenord").fill(PASSWORD)
     page.get_by_role("button", name="Logga in").click()
@@ -48,6 +50,7 @@ def test_login_compose_preview(settings: Settings, live_server: str, browser_pag
     page.get_by_role("button", name="Lägg till artikel").click()
     assert page.locator("#block-sista").count() == 1
     assert "Höstens fackliga forum" in page.locator(".block-list").inner_text()
+    assert_accessible(page)
     page.get_by_role("link", name="Förhandsvisa och provskicka").click()
     frame = page.frame_locator("iframe.mail-frame")
     assert "Höstens fackliga forum" in frame.locator("body").inner_text()
@@ -55,3 +58,4 @@ def test_login_compose_preview(settings: Settings, live_server: str, browser_pag
     assert page.locator("iframe.mail-frame").bounding_box()["width"] <= 322  # type: ignore[index]
     page.get_by_role("link", name="Ren text").click()
     assert "Höstens fackliga forum" in page.locator("pre.mail-text").inner_text()
+    assert_accessible(page)

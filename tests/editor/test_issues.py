@@ -308,3 +308,67 @@ async def test_demo_august_issue_opens_in_the_editor(
     preview = await client.get(f"{url}/forhandsvisning/html")
     assert "Ny rubrik i augusti" in preview.text
     assert "Kalendarium" in (await client.get(f"{url}/forhandsvisning?vy=text")).text
+
+
+async def test_ui_bad_input_and_block_order(client: Client, session: AsyncSession) -> None:
+    await make_editor(session)
+    await login(client)
+    page = await client.get("/redaktion/utskick/nytt")
+    token = csrf(page.text)
+    long = await client.post(
+        "/redaktion/utskick/nytt",
+        data={"_csrf_token": token, "title": "x" * 201, "issue_date": "2026-12-01"},
+    )
+    assert long.status_code == 422 and "högst 200 tecken" in long.text
+    bad_date = await client.post(
+        "/redaktion/utskick/nytt", data={"_csrf_token": token, "title": "Ok", "issue_date": "igår"}
+    )
+    assert bad_date.status_code == 422 and "ÅÅÅÅ-MM-DD" in bad_date.text
+    created = await client.post(
+        "/redaktion/utskick/nytt",
+        data={"_csrf_token": token, "title": "Ordning", "issue_date": "2026-12-01"},
+        follow_redirects=False,
+    )
+    url = created.headers["location"]
+    for src in (
+        "http://127.0.0.1/a.png",
+        "https://169.254.169.254/latest",
+        "https://10.0.0.1/a.png",
+        "https://localhost/a.png",
+    ):
+        r = await client.post(
+            url + "/block",
+            data={
+                "_csrf_token": token,
+                "kind": "article",
+                "heading": "Bild",
+                "image_src": src,
+                "image_alt": "En bild",
+            },
+        )
+        assert r.status_code == 422, src
+        assert "https://" in r.text or "intern eller privat" in r.text
+    broken = await client.post(
+        url + "/block",
+        data={"_csrf_token": token, "kind": "notice", "heading": "Trasig", "body": "*[ <b>x</b> `"},
+    )
+    assert broken.status_code == 200
+    for text in ("Först", "Sist"):
+        await client.post(
+            url + "/block", data={"_csrf_token": token, "kind": "heading", "text": text}
+        )
+    issue_id = int(url.rsplit("/", 1)[1])
+    issue = await session.get(Issue, issue_id)
+    assert issue is not None
+    await session.refresh(issue)
+    ids = [b.id for b in issue.blocks]
+    assert len(ids) == 3
+    await client.post(f"{url}/block/{ids[2]}", data={"_csrf_token": token, "action": "up"})
+    await client.post(f"{url}/block/{ids[0]}", data={"_csrf_token": token, "action": "delete"})
+    session.expire_all()
+    issue = await session.get(Issue, issue_id)
+    assert issue is not None
+    await session.refresh(issue)
+    assert [b.data.get("text") for b in issue.blocks] == ["Sist", "Först"]
+    html = await client.get(url + "/forhandsvisning/html")
+    assert "<b>x</b>" not in html.text
