@@ -6,79 +6,39 @@
 * ``/api/v1/issues/{id}/send|cancel|pause|resume`` (POST) and ``/delivery`` (GET).
 * When ``INNAN_RUN_WORKERS`` is true the app runs workers and the scheduler in-process.
 
-Pages and API are guarded by the editor domain's ``editor_guard``/``api_guard``
-(imported when a request arrives; without the editor module every request is refused).
+Pages and API are guarded by the editor domain's ``editor_guard``/``api_guard``; pages
+send an anonymous visitor to the login form.
 """
 
 from __future__ import annotations
 
 import csv
-import importlib
-import inspect
 import io
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from litestar import Request, Response, get, post
-from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
+from litestar.types import ExceptionHandlersMap
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.delivery import service as delivery
 from service.delivery.cli import STATE_NAMES, STOCKHOLM
 from service.delivery.runner import in_app
-from service.errors import Forbidden, ValidationFailed
+from service.editor.auth import LOGIN_REDIRECT, actor_of, api_guard, current_editor, editor_guard
+from service.errors import ValidationFailed
 from service.settings import Settings
 from service.web import Contribution, settings_of
 
 Db = NamedDependency[AsyncSession]
 PAGE = "pages/editor/delivery.html"
-
-
-async def _guard(
-    name: str, connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
-    try:
-        guard = getattr(importlib.import_module("service.editor.auth"), name)
-    except (ImportError, AttributeError):
-        raise Forbidden("Du måste vara inloggad som redaktör.") from None
-    result = guard(connection, handler)
-    if inspect.isawaitable(result):
-        await result
-
-
-async def editor_only(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
-    await _guard("editor_guard", connection, handler)
-
-
-async def api_only(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
-    await _guard("api_guard", connection, handler)
+TO_LOGIN = cast(ExceptionHandlersMap, LOGIN_REDIRECT)
 
 
 async def _actor(request: Request[Any, Any, Any], db: AsyncSession) -> str:
-    try:
-        current_editor = importlib.import_module("service.editor.auth").current_editor
-    except (ImportError, AttributeError):
-        return "editor"
-    editor = current_editor(request, db) if _takes_two(current_editor) else current_editor(request)
-    if inspect.isawaitable(editor):
-        editor = await editor
-    editor_id = getattr(editor, "id", None)
-    return f"editor:{editor_id}" if editor_id is not None else "editor"
-
-
-def _takes_two(fn: Any) -> bool:
-    try:
-        return len(inspect.signature(fn).parameters) >= 2
-    except (TypeError, ValueError):
-        return False
+    return actor_of(current_editor(request))
 
 
 def parse_at(raw: str | None) -> datetime | None:
@@ -117,13 +77,21 @@ async def _page(db: AsyncSession, issue_id: int, *, error: str = "", status: int
     )
 
 
-@get("/redaktion/utskick/{issue_id:int}/leverans", guards=[editor_only], include_in_schema=False)
+@get(
+    "/redaktion/utskick/{issue_id:int}/leverans",
+    guards=[editor_guard],
+    include_in_schema=False,
+    exception_handlers=TO_LOGIN,
+)
 async def delivery_page(db: Db, issue_id: FromPath[int]) -> Template:
     return await _page(db, issue_id)
 
 
 @get(
-    "/redaktion/utskick/{issue_id:int}/leverans.csv", guards=[editor_only], include_in_schema=False
+    "/redaktion/utskick/{issue_id:int}/leverans.csv",
+    guards=[editor_guard],
+    include_in_schema=False,
+    exception_handlers=TO_LOGIN,
 )
 async def delivery_csv(db: Db, issue_id: FromPath[int]) -> Response[str]:
     progress = await delivery.progress(db, issue_id, problem_limit=None)
@@ -164,8 +132,9 @@ async def _form_action(
 
 @post(
     "/redaktion/utskick/{issue_id:int}/leverans/skicka",
-    guards=[editor_only],
+    guards=[editor_guard],
     include_in_schema=False,
+    exception_handlers=TO_LOGIN,
 )
 async def send_form(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
@@ -175,8 +144,9 @@ async def send_form(
 
 @post(
     "/redaktion/utskick/{issue_id:int}/leverans/avbryt",
-    guards=[editor_only],
+    guards=[editor_guard],
     include_in_schema=False,
+    exception_handlers=TO_LOGIN,
 )
 async def cancel_form(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
@@ -186,8 +156,9 @@ async def cancel_form(
 
 @post(
     "/redaktion/utskick/{issue_id:int}/leverans/pausa",
-    guards=[editor_only],
+    guards=[editor_guard],
     include_in_schema=False,
+    exception_handlers=TO_LOGIN,
 )
 async def pause_form(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
@@ -197,8 +168,9 @@ async def pause_form(
 
 @post(
     "/redaktion/utskick/{issue_id:int}/leverans/ateruppta",
-    guards=[editor_only],
+    guards=[editor_guard],
     include_in_schema=False,
+    exception_handlers=TO_LOGIN,
 )
 async def resume_form(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
@@ -238,7 +210,7 @@ async def _api(
     return (await delivery.progress(db, issue_id)).as_json()
 
 
-@post("/api/v1/issues/{issue_id:int}/send", guards=[api_only], status_code=200)
+@post("/api/v1/issues/{issue_id:int}/send", guards=[api_guard], status_code=200)
 async def api_send(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
 ) -> dict[str, Any]:
@@ -246,28 +218,28 @@ async def api_send(
     return await _api(request, db, issue_id, "send")
 
 
-@post("/api/v1/issues/{issue_id:int}/cancel", guards=[api_only], status_code=200)
+@post("/api/v1/issues/{issue_id:int}/cancel", guards=[api_guard], status_code=200)
 async def api_cancel(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
 ) -> dict[str, Any]:
     return await _api(request, db, issue_id, "cancel")
 
 
-@post("/api/v1/issues/{issue_id:int}/pause", guards=[api_only], status_code=200)
+@post("/api/v1/issues/{issue_id:int}/pause", guards=[api_guard], status_code=200)
 async def api_pause(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
 ) -> dict[str, Any]:
     return await _api(request, db, issue_id, "pause")
 
 
-@post("/api/v1/issues/{issue_id:int}/resume", guards=[api_only], status_code=200)
+@post("/api/v1/issues/{issue_id:int}/resume", guards=[api_guard], status_code=200)
 async def api_resume(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
 ) -> dict[str, Any]:
     return await _api(request, db, issue_id, "resume")
 
 
-@get("/api/v1/issues/{issue_id:int}/delivery", guards=[api_only])
+@get("/api/v1/issues/{issue_id:int}/delivery", guards=[api_guard])
 async def api_status(db: Db, issue_id: FromPath[int]) -> dict[str, Any]:
     """Totals by state, sent per minute, ETA and the recipients who did not get it."""
     return (await delivery.progress(db, issue_id)).as_json()
