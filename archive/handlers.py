@@ -2,24 +2,20 @@
 
 Public pages and feeds answer conditional GETs (``ETag``/``Last-Modified`` → 304) and
 carry ``Cache-Control: public``. Bad paths or parameters give the Swedish 404 page.
-Editor routes use the editor domain's ``editor_guard``/``api_guard`` (looked up when a
-request arrives, so the app starts before that module exists; without it they refuse).
+Editor routes use the editor domain's ``editor_guard`` (session + CSRF forms) and
+``api_guard`` (bearer token).
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
-import inspect
 import re
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
-from litestar.handlers.base import BaseRouteHandler
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from markupsafe import Markup
@@ -29,7 +25,8 @@ from archive import calendar as cal
 from archive import feeds
 from archive import service as archive
 from service.calendar import format as fmt
-from service.errors import Forbidden, NotFound
+from service.editor.auth import api_guard, current_editor, editor_guard
+from service.errors import NotFound
 from service.issues.urls import archive_path, archive_url
 from service.settings import Settings
 from service.web import Contribution, settings_of
@@ -276,47 +273,11 @@ async def calendar_item_ics(
 # --- editor: publish / withdraw --------------------------------------------------
 
 
-async def _guard(
-    name: str, connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
-    try:
-        guard = getattr(importlib.import_module("service.editor.auth"), name)
-    except (ImportError, AttributeError):
-        raise Forbidden("Du måste vara inloggad som redaktör.") from None
-    result = guard(connection, handler)
-    if inspect.isawaitable(result):
-        await result
+async def _actor(request: Request[Any, Any, Any]) -> str:
+    return f"editor:{current_editor(request).id}"
 
 
-async def editor_only(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
-    await _guard("editor_guard", connection, handler)
-
-
-async def api_only(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
-) -> None:
-    await _guard("api_guard", connection, handler)
-
-
-async def _actor(request: Request[Any, Any, Any], db: AsyncSession) -> str:
-    try:
-        current_editor = importlib.import_module("service.editor.auth").current_editor
-    except (ImportError, AttributeError):
-        return "editor"
-    try:
-        takes_two = len(inspect.signature(current_editor).parameters) >= 2
-    except (TypeError, ValueError):
-        takes_two = False
-    editor = current_editor(request, db) if takes_two else current_editor(request)
-    if inspect.isawaitable(editor):
-        editor = await editor
-    editor_id = getattr(editor, "id", None)
-    return f"editor:{editor_id}" if editor_id is not None else "editor"
-
-
-@get("/redaktion/arkiv", guards=[editor_only], include_in_schema=False)
+@get("/redaktion/arkiv", guards=[editor_guard], include_in_schema=False)
 async def editor_archive(db: Db, klart: FromQuery[str | None] = None) -> Template:
     return Template(
         template_name="pages/archive/editor.html",
@@ -331,19 +292,21 @@ async def editor_archive(db: Db, klart: FromQuery[str | None] = None) -> Templat
     )
 
 
-@post("/redaktion/arkiv/{issue_id:int}/publicera", guards=[editor_only], include_in_schema=False)
+@post("/redaktion/arkiv/{issue_id:int}/publicera", guards=[editor_guard], include_in_schema=False)
 async def editor_publish(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
 ) -> Redirect:
-    await archive.publish_web(db, issue_id, await _actor(request, db))
+    await archive.publish_web(db, issue_id, await _actor(request))
     return Redirect("/redaktion/arkiv?klart=publicerat", status_code=303)
 
 
-@post("/redaktion/arkiv/{issue_id:int}/dra-tillbaka", guards=[editor_only], include_in_schema=False)
+@post(
+    "/redaktion/arkiv/{issue_id:int}/dra-tillbaka", guards=[editor_guard], include_in_schema=False
+)
 async def editor_withdraw(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
 ) -> Redirect:
-    await archive.withdraw(db, issue_id, await _actor(request, db))
+    await archive.withdraw(db, issue_id, await _actor(request))
     return Redirect("/redaktion/arkiv?klart=tillbakadraget", status_code=303)
 
 
@@ -358,21 +321,21 @@ def _issue_json(settings: Settings, issue: Any) -> dict[str, Any]:
     }
 
 
-@post("/api/v1/issues/{issue_id:int}/publish-web", guards=[api_only], status_code=200)
+@post("/api/v1/issues/{issue_id:int}/publish-web", guards=[api_guard], status_code=200)
 async def api_publish(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
 ) -> dict[str, Any]:
     """Publish an issue in the public archive (web only) or re-publish a withdrawn one."""
-    issue = await archive.publish_web(db, issue_id, await _actor(request, db))
+    issue = await archive.publish_web(db, issue_id, await _actor(request))
     return _issue_json(settings_of(request), issue)
 
 
-@post("/api/v1/issues/{issue_id:int}/withdraw", guards=[api_only], status_code=200)
+@post("/api/v1/issues/{issue_id:int}/withdraw", guards=[api_guard], status_code=200)
 async def api_withdraw(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
 ) -> dict[str, Any]:
     """Withdraw an issue from the public archive and the feeds."""
-    issue = await archive.withdraw(db, issue_id, await _actor(request, db))
+    issue = await archive.withdraw(db, issue_id, await _actor(request))
     return _issue_json(settings_of(request), issue)
 
 
