@@ -257,7 +257,10 @@ async def editor_overview(session: AsyncSession) -> list[Issue]:
     return list(
         (
             await session.scalars(
-                select(Issue).order_by(Issue.issue_date.desc(), Issue.id.desc()).limit(500)
+                select(Issue)
+                .options(*NO_BLOCKS)
+                .order_by(Issue.issue_date.desc(), Issue.id.desc())
+                .limit(500)
             )
         ).all()
     )
@@ -265,3 +268,10 @@ async def editor_overview(session: AsyncSession) -> list[Issue]:
 
 def is_public(issue: Issue) -> bool:
     return issue.web_published_at is not None and not issue.archive_withdrawn
+
+
+def state_label(issue: Issue) -> str:
+    """The issue's archive state in Swedish (CLI and editor page)."""
+    if is_public(issue):
+        return "publicerat"
+    return "tillbakadraget" if issue.archive_withdrawn else "ej publicerat"
