@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.app import create_app
 from service.core.models import AuditEntry
 from service.issues.models import Issue
+from tests.conftest import make_settings, outbox_messages
 from tests.delivery.helpers import add_subscribers, make_issue
 from tests.editor.helpers import csrf, login, make_editor, make_token
 
@@ -114,3 +119,25 @@ async def test_api_send_status_and_bad_input(client: Client, session: AsyncSessi
     assert again.status_code == 409
     status = await client.get(f"{base}/delivery", headers=auth)
     assert status.json()["total"] == 2
+
+
+async def test_app_with_workers_sends_in_process(
+    tmp_path: Path, db_url: str, session: AsyncSession
+) -> None:
+    settings = make_settings(tmp_path, db_url, INNAN_RUN_WORKERS="true")
+    await make_editor(session)
+    token = await make_token(session)
+    await add_subscribers(session, 2)
+    issue = await make_issue(session)
+    async with AsyncTestClient(app=create_app(settings), base_url="http://testserver.local") as c:
+        response = await c.post(
+            f"/api/v1/issues/{issue.id}/send", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert response.status_code == 200
+        for _ in range(200):
+            if len(outbox_messages(settings)) == 2:
+                break
+            await asyncio.sleep(0.05)
+    mails = outbox_messages(settings)
+    assert len(mails) == 2
+    assert all(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click" in m for m in mails)
