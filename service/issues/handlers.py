@@ -25,6 +25,7 @@ from service.issues.schemas import (
     BlockOut,
     IssueIn,
     IssueOut,
+    MailingListOut,
     PreviewOut,
     ReorderIn,
     TestSendIn,
@@ -67,6 +68,15 @@ def _fields(data: JSONBody[IssueIn]) -> IssueFields:
 @get("/api/v1/issues", **API)
 async def api_list(db: Db) -> list[IssueOut]:
     return [IssueOut.of(i) for i in await service.list_issues(db)]
+
+
+@get("/api/v1/lists", **API)
+async def api_lists(db: Db) -> list[MailingListOut]:
+    """The mailing lists an issue can target (``list_ids``)."""
+    return [
+        MailingListOut(id=m.id, slug=m.slug, name=m.name)
+        for m in await service.list_mailing_lists(db)
+    ]
 
 
 @post("/api/v1/issues", **API)
@@ -469,6 +479,7 @@ def contribute(settings: Settings) -> Contribution:
     return Contribution(
         routes=[
             api_list,
+            api_lists,
             api_create,
             api_get,
             api_update,

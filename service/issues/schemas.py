@@ -162,3 +162,10 @@ class MediaOut:
             width=media.width,
             height=media.height,
         )
+
+
+@dataclass
+class MailingListOut:
+    id: int
+    slug: str
+    name: str

@@ -80,6 +80,8 @@ async def test_api_compose_preview_and_test_send(
     assert {"issue.create", "block.create", "issue.duplicate", "issue.test_send"} <= actions
     schema = (await client.get("/api/schema/openapi.json")).json()
     assert "/api/v1/issues/{issue_id}/blocks" in schema["paths"]
+    lists = (await client.get("/api/v1/lists", headers=auth)).json()
+    assert any(m["slug"] == "nyhetsbrev" for m in lists)
 
 
 async def test_api_bad_input(client: Client, session: AsyncSession) -> None:
