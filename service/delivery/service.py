@@ -29,6 +29,7 @@ from subscribers.models import Subscriber, Subscription, Suppression
 
 SUPPRESSION_BATCH = 1000
 OPEN_STATES = ("queued", "sending", "retry")
+CANCELLED_REASON = "utskicket avbröts"
 
 
 async def issue_by_slug(session: AsyncSession, slug: str) -> Issue:
@@ -128,6 +129,16 @@ async def snapshot(session: AsyncSession, settings: Settings, issue: Issue, *, a
             select_rows,
         )
     )
+    # Sending again after a cancel: those the cancel skipped are queued again.
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.issue_id == issue.id,
+            Delivery.state == "skipped",
+            Delivery.last_reply == CANCELLED_REASON,
+        )
+        .values(state="queued", last_reply=None, next_attempt_at=None, updated_at=now)
+    )
     await remove_suppressed(session, settings, issue.id)
     total = int(
         (
@@ -191,7 +202,7 @@ async def cancel(session: AsyncSession, issue_id: int, *, actor: str) -> Issue:
     await session.execute(
         update(Delivery)
         .where(Delivery.issue_id == issue_id, Delivery.state.in_(("queued", "retry")))
-        .values(state="skipped", last_reply="utskicket avbröts", updated_at=now)
+        .values(state="skipped", last_reply=CANCELLED_REASON, updated_at=now)
     )
     issue.status = "cancelled"
     issue.cancelled_at = now

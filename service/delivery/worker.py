@@ -187,7 +187,7 @@ class Worker:
                 await asyncio.gather(*(self._send(template, job) for job in jobs))
                 await self._record(issue_id, jobs)
                 handled += len(jobs)
-            elif skipped:
+            else:  # nothing sent now: the issue may be complete (e.g. an empty audience)
                 async with self.factory() as session:
                     await finish_if_done(session, issue_id)
                     await session.commit()

@@ -295,3 +295,25 @@ async def test_dkim_signature_verifies(
         assert dkim.verify(got.data, dnsfunc=dns)
         tampered = got.data.replace(b"Almedalen", b"Almedalem", 1)
         assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+async def test_empty_audience_finishes_and_resend_after_cancel_reaches_everyone(
+    tmp_path: Path, db_url: str, smtp_server: SmtpServer, session: AsyncSession
+) -> None:
+    settings = smtp_settings(tmp_path, db_url, smtp_server)
+    lonely = await make_issue(session, slug="tomt")
+    await delivery.start_send(session, settings, lonely.id, at=None, actor="test")
+    await session.commit()
+    await drain(settings)
+    status = (await session.execute(select(Issue.status).where(Issue.slug == "tomt"))).scalar()
+    assert status == "sent"  # nobody to mail: done, not stuck in "sending"
+
+    people = await add_subscribers(session, 2)
+    issue = await make_issue(session)
+    await delivery.start_send(session, settings, issue.id, at=None, actor="test")
+    await delivery.cancel(session, issue.id, actor="test")
+    await session.commit()
+    await delivery.start_send(session, settings, issue.id, at=None, actor="test")
+    await session.commit()
+    await drain(settings)
+    assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == sorted(p.email for p in people)
