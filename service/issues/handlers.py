@@ -13,6 +13,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.calendar import service as calendar_service
 from service.editor.auth import LOGIN_REDIRECT, actor_of, api_guard, current_editor, editor_guard
 from service.errors import ValidationFailed
 from service.issues import service
@@ -298,6 +299,7 @@ async def _editor_page(
             "editable": issue.status in service.EDITABLE,
             "lists": await service.list_mailing_lists(db),
             "notice": notice,
+            "calendar_items": await calendar_service.list_items(db),
         },
         status_code=status,
     )
