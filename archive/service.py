@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, extract, func, or_, select
+from sqlalchemy import ColumnElement, and_, extract, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service.core import audit
 from service.core.models import KeyValue
@@ -77,16 +78,27 @@ def compute_search_text(issue: Issue) -> str:
     return _TAGS.sub(" ", text)
 
 
+async def _store_search_text(session: AsyncSession, issue: Issue, text: str) -> None:
+    """Save ``search_text`` without touching ``updated_at`` (it is derived, not an edit)."""
+    await session.execute(
+        update(Issue)
+        .where(Issue.id == issue.id)
+        .values(search_text=text, updated_at=Issue.updated_at)
+        .execution_options(synchronize_session=False)
+    )
+    set_committed_value(issue, "search_text", text)
+
+
 async def refresh_search_text(session: AsyncSession) -> int:
     """Fill ``search_text`` of published issues where it is missing (lazy, cheap when done)."""
     rows = (
-        await session.scalars(select(Issue).where(published_clause(), Issue.search_text == ""))
+        await session.scalars(
+            select(Issue).options(*NO_BLOCKS).where(published_clause(), Issue.search_text == "")
+        )
     ).all()
     for issue in rows:
         await session.refresh(issue, ["blocks"])
-        issue.search_text = compute_search_text(issue) or " "
-    if rows:
-        await session.flush()
+        await _store_search_text(session, issue, compute_search_text(issue) or " ")
     return len(rows)
 
 
@@ -115,14 +127,18 @@ async def list_archive(
         conditions.append(extract("year", Issue.issue_date) == year)
     if query:
         await refresh_search_text(session)
-        for word in query.lower().split():
-            pattern = f"%{escape_like(word)}%"
-            conditions.append(
-                or_(
-                    func.lower(Issue.title).like(pattern, escape="\\"),
-                    func.lower(Issue.search_text).like(pattern, escape="\\"),
-                )
-            )
+        for word in query.split():
+            # SQLite's lower() folds only ASCII, so also try the word as typed and
+            # capitalised (finds "Östersund" for "östersund" on both backends).
+            variants = {word.lower(), word, word.capitalize()}
+            matches: list[ColumnElement[bool]] = []
+            for variant in sorted(variants):
+                pattern = f"%{escape_like(variant)}%"
+                matches.append(func.lower(Issue.title).like(pattern.lower(), escape="\\"))
+                matches.append(Issue.title.like(pattern, escape="\\"))
+                matches.append(func.lower(Issue.search_text).like(pattern.lower(), escape="\\"))
+                matches.append(Issue.search_text.like(pattern, escape="\\"))
+            conditions.append(or_(*matches))
     total = int(await session.scalar(select(func.count(Issue.id)).where(*conditions)) or 0)
     pages = max(1, -(-total // per_page))
     if page < 1 or page > pages:
@@ -193,6 +209,10 @@ async def web_version(session: AsyncSession, settings: Settings, issue: Issue) -
 
         await session.refresh(issue, ["blocks", "list_links"])
         rendered = await render_issue(session, settings, issue.id)
+        # The issue changed since the last render: its search text may be stale too.
+        text = compute_search_text(issue)
+        if text != issue.search_text:
+            await _store_search_text(session, issue, text)
         row = await cache_put(session, key, rendered.web_html.encode(), stamp)
     return WebVersion(
         issue=issue,

@@ -248,3 +248,21 @@ async def test_feed_keeps_last_50_newest_first(session: AsyncSession, client: Cl
     assert len(parsed.entries) == 50
     assert parsed.entries[0].title == "Flöde 54"
     assert parsed.entries[-1].title == "Flöde 5"
+
+
+async def test_search_finds_swedish_words_and_edited_text(
+    demo: AsyncSession, client: Client
+) -> None:
+    demo.add(_issue("ostersund", "Besök i Östersund", date(2020, 9, 1), "Vi åkte till Åre."))
+    await demo.commit()
+    for term in ("östersund", "Östersund", "åre", "ÅRE"):
+        assert "Besök i Östersund" in (await client.get("/arkiv", params={"q": term})).text, term
+    # An edit of the body is found after the issue's page has been rendered again.
+    issue = await demo.scalar(select(Issue).where(Issue.slug == "ostersund"))
+    assert issue is not None
+    issue.blocks[0].data = {"heading": "Rubrik", "body": "Nu om Kungsbacka i stället."}
+    issue.version += 1
+    await demo.commit()
+    assert (await client.get("/arkiv/2020/ostersund")).status_code == 200
+    assert "Besök i Östersund" in (await client.get("/arkiv", params={"q": "kungsbacka"})).text
+    assert "Besök i Östersund" not in (await client.get("/arkiv", params={"q": "Åre"})).text
