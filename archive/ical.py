@@ -1,6 +1,6 @@
 """FINSAM-kalendern as iCalendar (RFC 5545) with the ``icalendar`` library.
 
-Timed items: DTSTART/DTEND with TZID=Europe/Stockholm and a VTIMEZONE; all-day items:
+Timed items: DTSTART/DTEND with TZID=Europe/Stockholm and a VTIMEZONE (EU RRULEs); all-day items:
 VALUE=DATE with an exclusive DTEND (end date + 1 day). UID is ``CalendarItem.uid``
 (stable), SEQUENCE the item's revision. icalendar writes CRLF line endings and folds
 lines at 75 octets without splitting UTF-8 characters.
@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard
 
 from service.calendar.format import STOCKHOLM, format_deadline
 from service.calendar.models import CalendarItem
@@ -61,6 +61,32 @@ def _event(settings: Settings, item: CalendarItem, stamp: datetime) -> Event:
     return event
 
 
+def stockholm_vtimezone() -> Timezone:
+    """VTIMEZONE for Europe/Stockholm with the EU rules as RRULEs (valid past 2038).
+
+    Since 1996 (and in every year this service shows) Sweden switches at 02:00 CET on the
+    last Sunday in March and at 03:00 CEST on the last Sunday in October.
+    """
+    tz = Timezone()
+    tz.add("tzid", "Europe/Stockholm")
+    tz.add("x-lic-location", "Europe/Stockholm")
+    daylight = TimezoneDaylight()
+    daylight.add("tzname", "CEST")
+    daylight.add("dtstart", datetime(1970, 3, 29, 2, 0, 0))
+    daylight.add("tzoffsetfrom", timedelta(hours=1))
+    daylight.add("tzoffsetto", timedelta(hours=2))
+    daylight.add("rrule", {"freq": "yearly", "bymonth": 3, "byday": "-1su"})
+    standard = TimezoneStandard()
+    standard.add("tzname", "CET")
+    standard.add("dtstart", datetime(1970, 10, 25, 3, 0, 0))
+    standard.add("tzoffsetfrom", timedelta(hours=2))
+    standard.add("tzoffsetto", timedelta(hours=1))
+    standard.add("rrule", {"freq": "yearly", "bymonth": 10, "byday": "-1su"})
+    tz.add_component(daylight)
+    tz.add_component(standard)
+    return tz
+
+
 def build_calendar(
     settings: Settings, items: Sequence[CalendarItem], *, name: str = CALENDAR_NAME
 ) -> bytes:
@@ -73,8 +99,9 @@ def build_calendar(
     cal.add("x-wr-calname", name)
     cal.add("x-wr-timezone", "Europe/Stockholm")
     stamp = utcnow().replace(microsecond=0)
+    if any(not (item.all_day or item.starts_at is None) for item in items):
+        cal.add_component(stockholm_vtimezone())
     for item in items:
         cal.add_component(_event(settings, item, stamp))
-    cal.add_missing_timezones()
     body: bytes = cal.to_ical()
     return body
