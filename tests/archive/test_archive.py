@@ -82,6 +82,7 @@ async def test_issue_page_has_web_version_and_open_graph(
     for marker in PERSONAL:
         assert marker not in html.lower()
     assert "public" in response.headers["cache-control"]
+    assert "set-cookie" not in response.headers  # no session, no cookie for readers
     etag, modified = response.headers["etag"], response.headers["last-modified"]
     assert (await client.get(AUGUST, headers={"If-None-Match": etag})).status_code == 304
     assert (await client.get(AUGUST, headers={"If-Modified-Since": modified})).status_code == 304
