@@ -22,7 +22,7 @@ from service.core import audit
 from service.db import utcnow
 from service.delivery.models import Delivery
 from service.errors import Conflict, NotFound, ValidationFailed
-from service.issues.models import Issue, IssueList
+from service.issues.models import Issue
 from service.security.signing import address_hmac
 from service.settings import Settings
 from subscribers.models import Subscriber, Subscription, Suppression
@@ -99,11 +99,7 @@ async def snapshot(session: AsyncSession, settings: Settings, issue: Issue, *, a
         exists()
         .where(Subscription.subscriber_id == sub.c.id)
         .where(Subscription.status == "active")
-        .where(
-            Subscription.list_id.in_(
-                select(IssueList.list_id).where(IssueList.issue_id == issue.id)
-            )
-        ),
+        .where(Subscription.list_id.in_(list(issue.list_ids))),
         ~exists().where(and_(Delivery.issue_id == issue.id, Delivery.subscriber_id == sub.c.id)),
     ]
     if issue.organisations:
@@ -176,8 +172,8 @@ async def remove_suppressed(session: AsyncSession, settings: Settings, issue_id:
             await session.execute(
                 select(Subscriber.id, Subscriber.email)
                 .join(Delivery, Delivery.subscriber_id == Subscriber.id)
-                .where(Delivery.issue_id == issue_id, Subscriber.id > last)
-                .order_by(Subscriber.id)
+                .where(Delivery.issue_id == issue_id, Delivery.subscriber_id > last)
+                .order_by(Delivery.subscriber_id)  # a range scan of the (issue, subscriber) key
                 .limit(SUPPRESSION_BATCH)
             )
         ).all()

@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import zlib
 
+from service.security.signing import sign
 from service.settings import Settings
 from subscribers.links import PREFS_PURPOSE, UNSUBSCRIBE_PURPOSE
 
@@ -23,6 +25,7 @@ def _b64(data: bytes) -> bytes:
 
 class LinkTokens:
     def __init__(self, settings: Settings) -> None:
+        self._secret = settings.secret_key
         secret = settings.secret_key.encode()
         self._keys = {
             purpose: hmac.new(
@@ -35,7 +38,11 @@ class LinkTokens:
         }
 
     def token(self, purpose: str, subscriber_id: int, version: int) -> str:
-        payload = _b64(f"[{int(subscriber_id)},{int(version)}]".encode())
+        raw = f"[{int(subscriber_id)},{int(version)}]".encode()
+        if len(zlib.compress(raw)) < len(raw) - 1:
+            # itsdangerous would compress this (long repetitive ids): use it as is.
+            return sign(self._secret, purpose, [int(subscriber_id), int(version)])
+        payload = _b64(raw)
         mac = self._keys[purpose].copy()
         mac.update(payload)
         return (payload + b"." + _b64(mac.digest())).decode("ascii")
