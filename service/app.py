@@ -12,7 +12,6 @@ from litestar import Litestar, MediaType, Request, Response, get
 from litestar.config.csrf import CSRFConfig
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotFoundException
-from litestar.middleware.session.server_side import ServerSideSessionConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
@@ -20,7 +19,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 
-from service.core.session_store import DatabaseStore
+from service.core.session_store import DatabaseStore, LazySessionConfig
 from service.db import create_engine, create_session_factory
 from service.errors import DomainError
 from service.health import healthz, readyz
@@ -141,7 +140,7 @@ def create_app(settings: Settings) -> Litestar:
             base_url=settings.base_url,
         )
 
-    csrf_exclude = [r"^/api/", r"^/healthz$", r"^/readyz$"]
+    csrf_exclude = [r"^/api/", r"^/healthz$", r"^/readyz$", r"^/static/", r"^/media/"]
     routes: list[Any] = [healthz, readyz, home]
     for contribution in contributions:
         routes.extend(contribution.routes)
@@ -181,7 +180,7 @@ def create_app(settings: Settings) -> Litestar:
             exclude=csrf_exclude,
         ),
         middleware=[
-            ServerSideSessionConfig(
+            LazySessionConfig(
                 key="innan_session",
                 store="sessions",
                 max_age=SESSION_MAX_AGE,

@@ -133,3 +133,20 @@ async def test_smtp_transport_reports_per_recipient(
     await transport.close()
     assert len(smtp_server.received) == 1
     assert smtp_server.received[0].message["Subject"] == "Test"
+
+
+async def test_anonymous_requests_store_no_session(
+    client: AsyncTestClient[Litestar], session: object
+) -> None:
+    """Readers get no session cookie and cost no session row (only editors log in)."""
+    from sqlalchemy import func
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from service.core.models import HttpSession
+
+    assert isinstance(session, AsyncSession)
+    for path in ("/", "/static/site.css", "/healthz", "/finns-inte"):
+        response = await client.get(path)
+        assert "innan_session" not in response.headers.get("set-cookie", ""), path
+    rows = (await session.execute(select(func.count()).select_from(HttpSession))).scalar_one()
+    assert rows == 0

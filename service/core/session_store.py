@@ -3,9 +3,17 @@ shared by every web instance."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
+from litestar.connection import ASGIConnection
+from litestar.middleware.session.server_side import (
+    ServerSideSessionBackend,
+    ServerSideSessionConfig,
+)
 from litestar.stores.base import Store
+from litestar.types import Empty, Message, ScopeSession
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -78,3 +86,32 @@ class DatabaseStore(Store):
         if expires_at is None:
             return None
         return int((expires_at - utcnow()).total_seconds())
+
+
+class LazySessionBackend(ServerSideSessionBackend):
+    """Stores a session only once it holds data.
+
+    Litestar's backend writes a row and sets a cookie for every request, even with an
+    empty session; readers of the archive, feeds and static files would each cost a
+    database write and receive a cookie they never asked for. Here an empty session
+    writes nothing, and an emptied one (logout) is deleted with its cookie expired.
+    """
+
+    async def store_in_message(
+        self,
+        scope_session: ScopeSession,
+        message: Message,
+        connection: ASGIConnection[Any, Any, Any, Any],
+    ) -> None:
+        if scope_session is Empty or not scope_session:
+            if connection.cookies.get(self.config.key):
+                await super().store_in_message(Empty, message, connection)
+            return
+        await super().store_in_message(scope_session, message, connection)
+
+
+@dataclass
+class LazySessionConfig(ServerSideSessionConfig):
+    """``ServerSideSessionConfig`` whose backend is :class:`LazySessionBackend`."""
+
+    _backend_class = LazySessionBackend
