@@ -67,6 +67,8 @@ def run_in_session(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]
 def main() -> None:
     """Innanförskapet – nyhetsbrev och medlemskommunikation."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # APScheduler logs every run of every job at INFO; only its problems are worth reading.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 @main.group()

@@ -81,7 +81,7 @@ async def test_readiness_reports_pending_migrations(tmp_path: Path) -> None:
     from tests.conftest import make_settings
 
     url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
-    upgrade(url, "0001")
+    upgrade(url, "base")  # a database nobody has migrated yet
     app = create_app(make_settings(tmp_path, url))
     async with AsyncTestClient(app=app) as c:
         response = await c.get("/readyz")
