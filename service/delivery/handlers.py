@@ -28,7 +28,7 @@ from service.delivery import service as delivery
 from service.delivery.cli import STATE_NAMES, STOCKHOLM
 from service.delivery.runner import in_app
 from service.editor.auth import LOGIN_REDIRECT, actor_of, api_guard, current_editor, editor_guard
-from service.errors import ValidationFailed
+from service.errors import NotFound, ValidationFailed
 from service.settings import Settings
 from service.web import Contribution, settings_of
 
@@ -130,52 +130,23 @@ async def _form_action(
     return Redirect(f"/redaktion/utskick/{issue_id}/leverans", status_code=303)
 
 
+# The delivery page's forms post to /leverans/<Swedish verb>.
+FORM_ACTIONS = {"skicka": "send", "avbryt": "cancel", "pausa": "pause", "ateruppta": "resume"}
+
+
 @post(
-    "/redaktion/utskick/{issue_id:int}/leverans/skicka",
+    "/redaktion/utskick/{issue_id:int}/leverans/{verb:str}",
     guards=[editor_guard],
     include_in_schema=False,
     exception_handlers=TO_LOGIN,
 )
-async def send_form(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+async def delivery_form(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], verb: FromPath[str]
 ) -> Template | Redirect:
-    return await _form_action(request, db, issue_id, "send")
-
-
-@post(
-    "/redaktion/utskick/{issue_id:int}/leverans/avbryt",
-    guards=[editor_guard],
-    include_in_schema=False,
-    exception_handlers=TO_LOGIN,
-)
-async def cancel_form(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> Template | Redirect:
-    return await _form_action(request, db, issue_id, "cancel")
-
-
-@post(
-    "/redaktion/utskick/{issue_id:int}/leverans/pausa",
-    guards=[editor_guard],
-    include_in_schema=False,
-    exception_handlers=TO_LOGIN,
-)
-async def pause_form(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> Template | Redirect:
-    return await _form_action(request, db, issue_id, "pause")
-
-
-@post(
-    "/redaktion/utskick/{issue_id:int}/leverans/ateruppta",
-    guards=[editor_guard],
-    include_in_schema=False,
-    exception_handlers=TO_LOGIN,
-)
-async def resume_form(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> Template | Redirect:
-    return await _form_action(request, db, issue_id, "resume")
+    action = FORM_ACTIONS.get(verb)
+    if action is None:
+        raise NotFound("Sidan finns inte.")
+    return await _form_action(request, db, issue_id, action)
 
 
 # ---------------------------------------------------------------------- JSON API
@@ -250,10 +221,7 @@ def contribute(settings: Settings) -> Contribution:
         routes=[
             delivery_page,
             delivery_csv,
-            send_form,
-            cancel_form,
-            pause_form,
-            resume_form,
+            delivery_form,
             api_send,
             api_cancel,
             api_pause,

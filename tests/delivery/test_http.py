@@ -75,6 +75,9 @@ async def test_editor_schedules_sends_and_sees_progress(
     assert "i kö</th><td>3" in now.text.replace("\n", "").replace("  ", "")
     paused = await client.post(f"{url}/pausa", data={"_csrf_token": csrf(now.text)})
     assert "(pausat)" in paused.text
+    unknown = await client.post(f"{url}/spreng", data={"_csrf_token": csrf(paused.text)})
+    assert unknown.status_code == 404
+    assert "Sidan finns inte" in unknown.text
     csv = await client.get(f"{url}.csv")
     assert csv.headers["content-type"].startswith("text/csv")
     assert "e-post;status;orsak" in csv.text
