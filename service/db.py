@@ -16,7 +16,6 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
 NAMING_CONVENTION = {
@@ -72,7 +71,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 def create_engine(database_url: str, *, pool_size: int = 10) -> AsyncEngine:
     """Engine with the right pragmas/pooling for the backend in ``database_url``."""
     if database_url.startswith("sqlite"):
-        engine = create_async_engine(database_url, poolclass=NullPool, connect_args={"timeout": 15})
+        # Pooled connections: opening a SQLite connection (thread + pragmas) per request
+        # cost more than the archive's whole query.
+        engine = create_async_engine(
+            database_url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=False,
+            connect_args={"timeout": 15},
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
