@@ -33,6 +33,13 @@ def _subscribers_group(main: click.Group) -> click.Group:
     return subscribers_group
 
 
+def _echo_counts(counts: dict[str, int]) -> None:
+    """The row counts an operator checks after a backup or restore."""
+    for name in ("subscribers", "consent_events", "issues"):
+        if name in counts:
+            click.echo(f"  {name}: {counts[name]} rader")
+
+
 def register(main: click.Group) -> None:
     subscribers = _subscribers_group(main)
 
@@ -133,9 +140,7 @@ def register(main: click.Group) -> None:
             if settings.is_sqlite:
                 result = backup.backup_sqlite(settings.database_url, path, force=force)
                 click.echo(f"Säkerhetskopian är skriven till {result.path}.")
-                for name in ("subscribers", "consent_events", "issues"):
-                    if name in result.counts:
-                        click.echo(f"  {name}: {result.counts[name]} rader")
+                _echo_counts(result.counts)
                 return
             if path.exists() and not force:
                 click.echo(f"Fel: {path} finns redan. Använd --force.", err=True)
@@ -169,9 +174,7 @@ def register(main: click.Group) -> None:
             if settings.is_sqlite:
                 result = backup.restore_sqlite(settings.database_url, path, force=force)
                 click.echo(f"Databasen {result.path} är återläst från {path}.")
-                for name in ("subscribers", "consent_events", "issues"):
-                    if name in result.counts:
-                        click.echo(f"  {name}: {result.counts[name]} rader")
+                _echo_counts(result.counts)
                 return
             if not path.is_file():
                 click.echo(f"Fel: Filen {path} finns inte.", err=True)
