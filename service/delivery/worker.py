@@ -235,10 +235,13 @@ class Worker:
                     Delivery.state.in_(("queued", "retry")),
                     (Delivery.next_attempt_at.is_(None)) | (Delivery.next_attempt_at <= now),
                 )
-                .order_by(Delivery.id)
                 .limit(self.config.batch_size)
             )
-            if not is_sqlite(session):
+            if is_sqlite(session):
+                candidates = candidates.order_by(Delivery.id)
+            else:
+                # No ORDER BY: the claim index hands out the first open rows directly;
+                # sorting by id would sort every open row of the issue on each claim.
                 candidates = candidates.with_for_update(skip_locked=True)
             claimed = [
                 int(i)
