@@ -22,13 +22,15 @@ run: $(STAMP)
 	$(BIN)/innanforskapet demo load
 	$(BIN)/innanforskapet serve
 
-## system-deps: Debian packages the tests and benchmarks need (chromium, smtp-sink, wrk)
+## system-deps: Debian packages the tests and benchmarks need (chromium, smtp-sink, wrk, dovecot)
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	command -v smtp-sink >/dev/null || missing="$$missing postfix"; \
 	command -v wrk >/dev/null || missing="$$missing wrk"; \
 	command -v sqlite3 >/dev/null || missing="$$missing sqlite3"; \
+	[ -x /usr/sbin/dovecot ] && [ -e /usr/lib/dovecot/imap ] || missing="$$missing dovecot-imapd"; \
+	[ -x /usr/sbin/dovecot ] && [ -e /usr/lib/dovecot/pop3 ] || missing="$$missing dovecot-pop3d"; \
 	if [ -n "$$missing" ]; then \
 	  echo "Installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \

@@ -1,0 +1,230 @@
+"""A real mail server for tests: a private Dovecot (IMAP + POP3) on free loopback ports.
+
+The instance lives in its own temporary directory (config, passwd-file, Maildir, sockets,
+state and log) and never touches ``/etc/dovecot`` or a system-wide Dovecot. Mail is
+delivered the way an MDA does it: a file written into ``Maildir/tmp`` and renamed into
+``Maildir/new`` with ``Return-Path`` and ``Delivered-To`` prepended.
+
+Needs Debian's ``dovecot-imapd`` and ``dovecot-pop3d`` (``make system-deps``). Run as
+root, Dovecot's own ``dovecot``/``dovenull`` users run its internal and login processes
+and the mailbox belongs to ``nobody`` (Dovecot refuses mail access as UID 0); run as
+anyone else, every process runs as that user.
+"""
+
+from __future__ import annotations
+
+import grp
+import imaplib
+import itertools
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import free_port
+
+DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
+USER = "studs"
+PASSWORD = "hem@ligt/42%x"  # URL-special characters: the URL must be unquoted
+_counter = itertools.count()
+
+
+@dataclass
+class Dovecot:
+    root: Path
+    imap_port: int = field(default_factory=free_port)
+    pop3_port: int = field(default_factory=free_port)
+    process: subprocess.Popen[bytes] | None = None
+
+    def __post_init__(self) -> None:
+        if os.getuid() == 0:
+            mail = pwd.getpwnam("nobody")
+            self.mail_uid, self.mail_gid = mail.pw_uid, mail.pw_gid
+            internal_user, internal_group, login_user = "dovecot", "dovecot", "dovenull"
+        else:
+            self.mail_uid, self.mail_gid = os.getuid(), os.getgid()
+            internal_user = login_user = pwd.getpwuid(os.getuid()).pw_name
+            internal_group = grp.getgrgid(os.getgid()).gr_name
+        self.home = self.root / "home" / USER
+        self.maildir = self.home / "Maildir"
+        self.log = self.root / "dovecot.log"
+        self.conf = self.root / "dovecot.conf"
+        for sub in ("run", "state"):
+            (self.root / sub).mkdir()
+        for sub in ("tmp", "new", "cur"):
+            (self.maildir / sub).mkdir(parents=True, mode=0o700)
+        for path in (self.home, self.maildir, *(self.maildir / s for s in ("tmp", "new", "cur"))):
+            os.chown(path, self.mail_uid, self.mail_gid)
+        (self.root / "users").write_text(
+            f"{USER}:{{PLAIN}}{PASSWORD}:{self.mail_uid}:{self.mail_gid}::{self.home}::\n"
+        )
+        self.conf.write_text(
+            f"""\
+protocols = imap pop3
+listen = 127.0.0.1
+base_dir = {self.root}/run
+state_dir = {self.root}/state
+log_path = {self.log}
+info_log_path = {self.log}
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_failure_delay = 0
+default_internal_user = {internal_user}
+default_internal_group = {internal_group}
+default_login_user = {login_user}
+first_valid_uid = {self.mail_uid}
+first_valid_gid = {self.mail_gid}
+mail_location = maildir:~/Maildir
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN {self.root}/users
+}}
+userdb {{
+  driver = passwd-file
+  args = {self.root}/users
+}}
+service imap-login {{
+  chroot =
+  inet_listener imap {{
+    address = 127.0.0.1
+    port = {self.imap_port}
+  }}
+  inet_listener imaps {{
+    port = 0
+  }}
+}}
+service pop3-login {{
+  chroot =
+  inet_listener pop3 {{
+    address = 127.0.0.1
+    port = {self.pop3_port}
+  }}
+  inet_listener pop3s {{
+    port = 0
+  }}
+}}
+service anvil {{
+  chroot =
+}}
+"""
+        )
+
+    # --- running -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        if not Path(DOVECOT).exists():
+            pytest.fail("Dovecot is not installed: run `make system-deps` (dovecot-imapd/-pop3d)")
+        with open(self.root / "stderr.log", "ab") as err:
+            self.process = subprocess.Popen(
+                [DOVECOT, "-F", "-c", str(self.conf)],
+                stdin=subprocess.DEVNULL,
+                stdout=err,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 15
+        while not all(self._greets(p) for p in (self.imap_port, self.pop3_port)):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                pytest.fail(f"Dovecot did not start:\n{self.diagnostics()}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        """SIGTERM and wait (Dovecot's master pauses a second for its children to go)."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    @staticmethod
+    def _greets(port: int) -> bool:
+        """Listening, and its login process is up ("* OK …" / "+OK …")."""
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+                return conn.recv(64).startswith((b"* OK", b"+OK"))
+        except OSError:
+            return False
+
+    def diagnostics(self) -> str:
+        return "\n".join(
+            p.read_text(errors="replace")
+            for p in (self.root / "stderr.log", self.log)
+            if p.exists()
+        )
+
+    # --- addressing ----------------------------------------------------------------------
+
+    def url(self, scheme: str = "imap", *, password: str = PASSWORD, folder: str = "") -> str:
+        from urllib.parse import quote
+
+        port = self.imap_port if scheme == "imap" else self.pop3_port
+        path = f"/{quote(folder)}" if folder else ""
+        return f"{scheme}://{USER}:{quote(password, safe='')}@127.0.0.1:{port}{path}"
+
+    # --- mail ----------------------------------------------------------------------------
+
+    def deliver(self, raw: bytes, *, to: str, sender: str = "") -> Path:
+        """Deliver like an MDA: tmp/ then rename into new/, headers of the envelope first."""
+        envelope = f"Return-Path: <{sender}>\r\nDelivered-To: {to}\r\n".encode()
+        name = f"{time.time_ns()}.M{next(_counter)}P{os.getpid()}.innan-test"
+        tmp = self.maildir / "tmp" / name
+        tmp.write_bytes(envelope + raw)
+        os.chown(tmp, self.mail_uid, self.mail_gid)
+        target = self.maildir / "new" / name
+        tmp.rename(target)
+        return target
+
+    def stored(self) -> list[bytes]:
+        """Every message still in the Maildir (new/ and cur/), read from disk."""
+        files = sorted(
+            [*(self.maildir / "new").iterdir(), *(self.maildir / "cur").iterdir()],
+            key=lambda p: p.name,
+        )
+        return [p.read_bytes() for p in files]
+
+    def flags(self) -> dict[str, set[str]]:
+        """Subject -> IMAP flags and keywords of every message, as a mail client sees them."""
+        out: dict[str, set[str]] = {}
+        with imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=10) as imap:
+            imap.login(USER, PASSWORD)
+            _typ, exists = imap.select("INBOX", readonly=True)
+            if exists[0] == b"0":
+                return out
+            _typ, data = imap.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+            for item in data:
+                if not isinstance(item, tuple):
+                    continue
+                head, body = item
+                flags = imaplib.ParseFlags(head)
+                subject = body.decode().partition(":")[2].strip()
+                out[subject] = {f.decode() for f in flags} - {"\\Recent"}
+        return out
+
+
+@pytest.fixture
+def dovecot() -> Iterator[Dovecot]:
+    # Not pytest's tmp_path: its parents are 0700, and Dovecot's unprivileged processes
+    # must reach the passwd-file and the Maildir.
+    root = Path(tempfile.mkdtemp(prefix="innan-dovecot-"))
+    root.chmod(0o755)
+    server = Dovecot(root)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
