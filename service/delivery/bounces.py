@@ -21,12 +21,16 @@ import imaplib
 import logging
 import poplib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
-from typing import Any
+from email.parser import BytesHeaderParser
+from email.utils import getaddresses
+from typing import Any, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db import create_engine, create_session_factory, session_scope, utcnow
@@ -37,6 +41,7 @@ from subscribers.models import Subscriber
 from subscribers.suppression import suppress
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _TOKEN_RE = re.compile(r"unsubscribe\s+([A-Za-z0-9_\-\.]+)", re.IGNORECASE)
 
@@ -78,6 +83,16 @@ def _original_message_id(msg: Message) -> str | None:
                 if headers.get("Message-ID"):
                     return str(headers["Message-ID"]).strip()
     return None
+
+
+def _is_auto_reply(msg: Message) -> bool:
+    """An out-of-office or other auto-reply (RFC 3834) sent to the return path: no bounce."""
+    auto = str(msg.get("Auto-Submitted", "")).strip().lower()
+    return (
+        auto.startswith("auto-replied")
+        or msg.get("X-Autoreply") is not None
+        or msg.get("X-Autorespond") is not None
+    )
 
 
 def classify(settings: Settings, rcpt_tos: list[str], data: bytes) -> list[Finding]:
@@ -155,7 +170,7 @@ def classify(settings: Settings, rcpt_tos: list[str], data: bytes) -> list[Findi
                 "temporary",
             )
         )
-    if not findings and delivery_id is not None:
+    if not findings and delivery_id is not None and not _is_auto_reply(msg):
         findings.append(Finding("soft", None, delivery_id, original, "okänd studs"))
     return findings
 
@@ -281,64 +296,259 @@ def make_listener(settings: Settings, host: str, port: int) -> Any:
     return Controller(ListenerHandler(settings), hostname=host, port=port)
 
 
-def _fetch_mailbox(url: str) -> list[tuple[list[str], bytes, Any]]:
-    """(recipients, raw, delete-callback) for every message in the mailbox."""
+# --- Polling a mailbox (``innanforskapet bounces poll``) -------------------------------------
+
+SETTING = "INNAN_BOUNCE_MAILBOX_URL"
+# IMAP keyword set on mail that is not ours to handle (a person's reply, an out-of-office):
+# the message stays in the mailbox, unread, for a person, and later polls skip it.
+NOT_BOUNCE_KEYWORD = "$NotBounce"
+MAILBOX_TIMEOUT = 60.0
+
+
+class MailboxError(Exception):
+    """The bounce mailbox could not be read: bad URL, server down, login refused, no folder."""
+
+
+@dataclass(frozen=True)
+class PollResult:
+    handled: int = 0  # bounces, complaints and unsubscribes: processed, then deleted
+    left: int = 0  # anything else: left in the mailbox for a person
+    failed: int = 0  # processing raised; left in the mailbox, tried again next poll
+
+
+class _Mailbox(Protocol):
+    """One open mailbox session. Deletions take effect at ``close``."""
+
+    where: str
+
+    def keys(self) -> list[str]: ...
+    def fetch(self, key: str) -> bytes | None: ...
+    def delete(self, key: str) -> None: ...
+    def keep(self, key: str) -> None: ...
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+def _reason(exc: BaseException) -> str:
+    arg = exc.args[0] if exc.args else exc
+    text = arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
+    return text or type(exc).__name__
+
+
+def _imap_quote(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class _Imap:
+    def __init__(self, scheme: str, host: str, port: int | None, where: str) -> None:
+        self.where = where
+        self.conn: imaplib.IMAP4 = (
+            imaplib.IMAP4_SSL(host, port or 993, timeout=MAILBOX_TIMEOUT)
+            if scheme == "imaps"
+            else imaplib.IMAP4(host, port or 143, timeout=MAILBOX_TIMEOUT)
+        )
+
+    def open(self, user: str, password: str, folder: str) -> None:
+        self.conn.login(user, password)
+        typ, data = self.conn.select(_imap_quote(folder))
+        if typ != "OK":
+            reply = data[0] if data and isinstance(data[0], bytes) else b""
+            raise MailboxError(
+                f"Mappen {folder!r} finns inte i studsbrevlådan {self.where} ({SETTING}): "
+                f"{reply.decode('utf-8', 'replace')}"
+            )
+
+    def keys(self) -> list[str]:
+        typ, data = self.conn.uid("SEARCH", "UNDELETED", "UNKEYWORD", NOT_BOUNCE_KEYWORD)
+        if typ != "OK":
+            raise imaplib.IMAP4.error(data[0] if data else typ)
+        return [uid.decode() for uid in (data[0] or b"").split()]
+
+    def fetch(self, key: str) -> bytes | None:
+        # BODY.PEEK: mail we leave for a person stays unread.
+        _typ, data = self.conn.uid("FETCH", key, "(BODY.PEEK[])")
+        for item in data:
+            if isinstance(item, tuple) and b"BODY[]" in item[0]:
+                return bytes(item[1])
+        return None  # expunged by someone else meanwhile
+
+    def delete(self, key: str) -> None:
+        self.conn.uid("STORE", key, "+FLAGS.SILENT", "(\\Deleted)")
+
+    def keep(self, key: str) -> None:
+        # Servers without keyword support answer NO; the message is then looked at again
+        # next time, which changes nothing.
+        self.conn.uid("STORE", key, "+FLAGS.SILENT", f"({NOT_BOUNCE_KEYWORD})")
+
+    def close(self) -> None:
+        try:
+            if self.conn.state == "SELECTED":
+                self.conn.close()  # expunges what we flagged \Deleted
+        finally:
+            self.conn.logout()
+
+    def abort(self) -> None:
+        self.conn.shutdown()
+
+
+class _Pop3:
+    def __init__(self, scheme: str, host: str, port: int | None, where: str) -> None:
+        self.where = where
+        self.conn: poplib.POP3 = (
+            poplib.POP3_SSL(host, port or 995, timeout=MAILBOX_TIMEOUT)
+            if scheme == "pop3s"
+            else poplib.POP3(host, port or 110, timeout=MAILBOX_TIMEOUT)
+        )
+
+    def open(self, user: str, password: str, folder: str) -> None:
+        self.conn.user(user)
+        self.conn.pass_(password)
+
+    def keys(self) -> list[str]:
+        count, _size = self.conn.stat()
+        return [str(n) for n in range(1, count + 1)]
+
+    def fetch(self, key: str) -> bytes | None:
+        _resp, lines, _octets = self.conn.retr(int(key))  # dot-unstuffed by poplib
+        return b"".join(line + b"\r\n" for line in lines)
+
+    def delete(self, key: str) -> None:
+        self.conn.dele(int(key))
+
+    def keep(self, key: str) -> None:
+        """POP3 has no flags: the message stays and is looked at again next poll."""
+
+    def close(self) -> None:
+        self.conn.quit()  # the server deletes what we marked only now
+
+    def abort(self) -> None:
+        self.conn.close()
+
+
+_PROTOCOL_ERRORS = (OSError, EOFError, imaplib.IMAP4.error, poplib.error_proto)
+
+
+def _open_mailbox(url: str) -> _Mailbox:
+    """Connect and log in; every failure is a MailboxError naming the setting (no password)."""
     parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("imap", "imaps", "pop3", "pop3s") or not parts.hostname:
+        raise MailboxError(
+            f"{SETTING} ska se ut som imaps://användare:lösenord@värd/INBOX, imap://…, "
+            "pop3s://… eller pop3://…"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise MailboxError(f"{SETTING} har ett ogiltigt portnummer.") from None
     user = unquote(parts.username or "")
-    password = unquote(parts.password or "")
-    out: list[tuple[list[str], bytes, Any]] = []
-    if parts.scheme in ("imap", "imaps"):
-        imap: imaplib.IMAP4 = (
-            imaplib.IMAP4_SSL(parts.hostname or "", parts.port or 993)
-            if parts.scheme == "imaps"
-            else imaplib.IMAP4(parts.hostname or "", parts.port or 143)
-        )
-        imap.login(user, password)
-        imap.select(parts.path.lstrip("/") or "INBOX")
-        _typ, ids = imap.search(None, "ALL")
-        for num in ids[0].split():
-            _typ, fetched = imap.fetch(num, "(RFC822)")
-            raw = fetched[0][1] if fetched and isinstance(fetched[0], tuple) else b""
-            out.append(([], bytes(raw), lambda n=num: imap.store(n, "+FLAGS", "\\Deleted")))
-        out.append(([], b"", lambda: (imap.expunge(), imap.logout())))
-        return out
-    if parts.scheme in ("pop3", "pop3s"):
-        pop: poplib.POP3 = (
-            poplib.POP3_SSL(parts.hostname or "", parts.port or 995)
-            if parts.scheme == "pop3s"
-            else poplib.POP3(parts.hostname or "", parts.port or 110)
-        )
-        pop.user(user)
-        pop.pass_(password)
-        count = len(pop.list()[1])
-        for i in range(1, count + 1):
-            raw = b"\r\n".join(pop.retr(i)[1])
-            out.append(([], raw, lambda n=i: pop.dele(n)))
-        out.append(([], b"", lambda: pop.quit()))
-        return out
-    raise ValueError("INNAN_BOUNCE_MAILBOX_URL must start with imap(s):// or pop3(s)://")
+    folder = unquote(parts.path.lstrip("/")) or "INBOX"
+    where = f"{scheme}://{parts.hostname}{f':{port}' if port else ''}"
+    if scheme.startswith("imap"):
+        where += f"/{folder}"
+    cls = _Imap if scheme.startswith("imap") else _Pop3
+    try:
+        box = cls(scheme, parts.hostname, port, where)
+    except _PROTOCOL_ERRORS as exc:
+        raise MailboxError(
+            f"Kunde inte ansluta till studsbrevlådan {where} ({SETTING}): {_reason(exc)}"
+        ) from exc
+    try:
+        box.open(user, unquote(parts.password or ""), folder)
+    except MailboxError:
+        _close_quietly(box)
+        raise
+    except (*_PROTOCOL_ERRORS, UnicodeError) as exc:
+        box.abort()
+        raise MailboxError(
+            f"Studsbrevlådan {where} tog inte emot inloggningen som {user!r} ({SETTING}): "
+            f"{_reason(exc)}"
+        ) from exc
+    return box
 
 
 def _recipients_of(raw: bytes) -> list[str]:
-    msg = email.message_from_bytes(raw, policy=email.policy.default)
-    found: list[str] = []
-    for header in ("Delivered-To", "X-Original-To", "Envelope-To", "To"):
-        for value in msg.get_all(header, []):
-            found.extend(a.strip().strip("<>") for a in str(value).split(","))
-    return [f.split("<")[-1].strip(">") for f in found if "@" in f]
+    """Envelope recipients as the delivering MTA/MDA recorded them, then the To header."""
+    headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)
+    values: list[str] = []
+    for name in ("Delivered-To", "X-Original-To", "Envelope-To", "To"):
+        values.extend(str(v) for v in headers.get_all(name, []))
+    return [address for _name, address in getaddresses(values) if "@" in address]
 
 
-async def poll(settings: Settings) -> int:
-    """Read and process every message in the bounce mailbox; returns how many."""
+def _handled(done: list[str]) -> bool:
+    """Did ``process`` act on the mail? Else a person should read it."""
+    return any(item != "unsubscribe-token-invalid" for item in done)
+
+
+async def poll(settings: Settings) -> PollResult:
+    """Process every new message in the bounce mailbox once.
+
+    Each message is processed in its own transaction and deleted only after that commit,
+    so a crash can at worst count a bounce twice, never lose one. Mail that is not a
+    bounce, complaint or unsubscribe stays in the mailbox (IMAP: unread, keyword
+    ``$NotBounce``, skipped by later polls; POP3: left on the server).
+    Raises MailboxError when the mailbox cannot be read.
+    """
     if not settings.bounce_mailbox_url:
-        return 0
-    items = await asyncio.to_thread(_fetch_mailbox, settings.bounce_mailbox_url)
-    handled = 0
-    for _rcpts, raw, delete in items:
-        if not raw:
-            await asyncio.to_thread(delete)
-            continue
-        await process_one(settings, _recipients_of(raw), raw)
-        await asyncio.to_thread(delete)
-        handled += 1
-    return handled
+        return PollResult()
+    box = await asyncio.to_thread(_open_mailbox, settings.bounce_mailbox_url)
+    handled = left = failed = 0
+    engine = create_engine(settings.database_url)
+    factory = create_session_factory(engine)
+    try:
+        for key in await _io(box.keys):
+            raw = await _io(box.fetch, key)
+            if raw is None:
+                continue
+            try:
+                async with session_scope(factory) as session:
+                    done = await process(session, settings, _recipients_of(raw), raw)
+            except (DBAPIError, OSError):
+                raise  # the database is away: stop; the mail waits for the next poll
+            except Exception:
+                log.exception("could not process message %r from %s", key, box.where)
+                failed += 1
+                continue
+            if _handled(done):
+                await _io(box.delete, key)
+                handled += 1
+            else:
+                await _io(box.keep, key)
+                left += 1
+                log.info("message %r in %s is no bounce; left for a person", key, box.where)
+        await _io(box.close)
+    except _Broken as broken:
+        await asyncio.to_thread(box.abort)
+        raise MailboxError(
+            f"Förbindelsen med studsbrevlådan {box.where} ({SETTING}) bröts: "
+            f"{_reason(broken.error)}. Brev som inte hann tas bort kan behandlas igen nästa gång."
+        ) from broken.error
+    except BaseException:
+        await asyncio.to_thread(_close_quietly, box)
+        raise
+    finally:
+        await engine.dispose()
+    return PollResult(handled=handled, left=left, failed=failed)
+
+
+class _Broken(Exception):
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+async def _io(fn: Callable[..., T], *args: Any) -> T:
+    """A blocking mailbox call in a thread; protocol/socket errors become ``_Broken``."""
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except _PROTOCOL_ERRORS as exc:
+        raise _Broken(exc) from exc
+
+
+def _close_quietly(box: _Mailbox) -> None:
+    """Commit the deletions of what was processed before an error, whatever happens."""
+    try:
+        box.close()
+    except _PROTOCOL_ERRORS:
+        box.abort()

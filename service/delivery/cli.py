@@ -200,11 +200,24 @@ def register(main: click.Group) -> None:
     @bounces.command("poll")
     def poll_cmd() -> None:
         """Read the IMAP/POP mailbox in INNAN_BOUNCE_MAILBOX_URL once."""
-        from service.delivery.bounces import poll
+        from service.delivery.bounces import MailboxError, poll
 
         settings = get_settings()
         if not settings.bounce_mailbox_url:
             click.echo("INNAN_BOUNCE_MAILBOX_URL är inte satt.", err=True)
             sys.exit(2)
-        count = asyncio.run(poll(settings))
-        click.echo(f"{count} meddelanden behandlade.")
+        try:
+            result = asyncio.run(poll(settings))
+        except MailboxError as exc:
+            click.echo(f"Fel: {exc}", err=True)
+            sys.exit(1)
+        click.echo(f"{result.handled} studsar, klagomål och avregistreringar behandlade.")
+        if result.left:
+            click.echo(
+                f"{result.left} brev var inga studsar och ligger kvar i brevlådan för en människa."
+            )
+        if result.failed:
+            click.echo(
+                f"{result.failed} brev kunde inte behandlas (se loggen) och ligger kvar.", err=True
+            )
+            sys.exit(1)
