@@ -150,3 +150,24 @@ async def test_anonymous_requests_store_no_session(
         assert "innan_session" not in response.headers.get("set-cookie", ""), path
     rows = (await session.execute(select(func.count()).select_from(HttpSession))).scalar_one()
     assert rows == 0
+
+
+async def test_migrations_match_the_models(db_url: str) -> None:
+    """The migrated schema is what the models declare (a model change needs a migration)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy.engine import Connection
+
+    import service.models  # noqa: F401 - registers every table
+    from service.db import Base, create_engine
+
+    def diff(connection: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(connection), Base.metadata))
+
+    engine = create_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            differences = await conn.run_sync(diff)
+    finally:
+        await engine.dispose()
+    assert differences == []

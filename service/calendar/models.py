@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Date, Integer, String, Text
+from sqlalchemy import Boolean, Date, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, UTCDateTime, utcnow
@@ -12,6 +12,8 @@ from service.db import Base, UTCDateTime, utcnow
 
 class CalendarItem(Base):
     __tablename__ = "calendar_items"
+    # Covers the calendar's fingerprint (archive/cache.py) without reading the rows.
+    __table_args__ = (Index("ix_calendar_items_fingerprint", "updated_at", "sequence"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uid: Mapped[str] = mapped_column(String(100), unique=True)  # stable iCalendar UID

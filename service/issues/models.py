@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from service.db import Base, UTCDateTime, utcnow
@@ -17,6 +17,16 @@ BLOCK_KINDS = ("article", "notice", "cta", "calendar", "divider", "heading")
 
 class Issue(Base):
     __tablename__ = "issues"
+    # Covers the public archive's fingerprint (archive/cache.py) without reading the rows.
+    __table_args__ = (
+        Index(
+            "ix_issues_public_fingerprint",
+            "archive_withdrawn",
+            "web_published_at",
+            "updated_at",
+            "version",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     slug: Mapped[str] = mapped_column(String(120), unique=True)
