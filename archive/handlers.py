@@ -8,13 +8,13 @@ Editor routes use the editor domain's ``editor_guard`` (session + CSRF forms) an
 
 from __future__ import annotations
 
-import hashlib
 import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
-from litestar import Request, Response, get, post
+from litestar import HttpMethod, Request, Response, get, post, route
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -24,24 +24,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from archive import calendar as cal
 from archive import feeds
 from archive import service as archive
+from archive.cache import Cached, Fingerprint, PublicCache
+from archive.feeds import CachedBody
 from service.calendar import format as fmt
 from service.editor.auth import api_guard, current_editor, editor_guard
 from service.errors import NotFound
 from service.issues.urls import archive_path, archive_url
 from service.settings import Settings
-from service.web import Contribution, settings_of
+from service.web import Contribution, session_factory_of, settings_of
 
 Db = NamedDependency[AsyncSession]
 # Public GETs need no session and no CSRF cookie: no database write, no cookie per reader.
 PUBLIC = {"skip_session": True, "exclude_from_csrf": True}
 PUBLIC_CACHE = "public, max-age=300"
+INDEX_CACHE = "public, max-age=60"
 FEED_CACHE = "public, max-age=300"
+HTML_TYPE = "text/html"
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
-ICS_TYPE = "text/calendar; charset=utf-8"
+ICS_TYPE = "text/calendar"  # Litestar adds "; charset=utf-8" to text/* types
 
 
 # --- conditional GET -------------------------------------------------------------
+
+
+def public_get(path: str) -> route:
+    """A public read: GET and HEAD (uvicorn sends HEAD's headers without the body)."""
+    return route(
+        path, http_method=[HttpMethod.GET, HttpMethod.HEAD], include_in_schema=False, opt=PUBLIC
+    )
 
 
 def _http_date(moment: datetime) -> str:
@@ -108,67 +119,105 @@ def _year(raw: str | None) -> int | None:
     return int(raw)
 
 
+# --- served from the in-process cache -------------------------------------------
+
+
+Build = Callable[[AsyncSession, Fingerprint], Awaitable[Cached]]
+
+
+def public_cache_of(request: Request[Any, Any, Any]) -> PublicCache:
+    found: PublicCache = request.app.state.public_cache
+    return found
+
+
+def render_page(request: Request[Any, Any, Any], name: str, **context: Any) -> bytes:
+    engine = request.app.template_engine
+    if engine is None:  # pragma: no cover - the app always configures templates
+        raise RuntimeError("no template engine")
+    html: str = engine.get_template(name).render(**context)
+    return html.encode()
+
+
+async def serve_public(
+    request: Request[Any, Any, Any], key: str | None, build: Build, *, cache: str
+) -> Response[bytes]:
+    """Answer from the process cache while the fingerprint holds; else build and keep.
+
+    ``key`` None (a search) is built every time and not kept. The fingerprint is read
+    before building, so an entry is never filed under a newer fingerprint than its body.
+    """
+    public = public_cache_of(request)
+    fingerprint = await public.fingerprint(request.app.state.engine)
+    found = public.get(key, fingerprint) if key else None
+    if found is None:
+        async with session_factory_of(request.app)() as db:
+            found = await build(db, fingerprint)
+            await db.commit()  # derived rows (kv_cache, search text) the build stored
+        if key:
+            public.put(key, fingerprint, found)
+    return conditional(
+        request,
+        found.body,
+        etag=found.etag,
+        last_modified=found.last_modified,
+        media_type=found.media_type,
+        cache=cache,
+        extra=found.headers,
+    )
+
+
 # --- archive ---------------------------------------------------------------------
 
 
-@get("/arkiv", include_in_schema=False, opt=PUBLIC)
+@public_get("/arkiv")
 async def archive_index(
     request: Request[Any, Any, Any],
-    db: Db,
     sida: FromQuery[str | None] = None,
     q: FromQuery[str | None] = None,
     ar: FromQuery[str | None] = None,
-) -> Response[Any]:
+) -> Response[bytes]:
     page = _positive_int(sida)
     year = _year(ar)
     query = (q or "")[: archive.MAX_QUERY * 2]
-    fingerprint = await archive.archive_fingerprint(db)
-    etag = (
-        '"' + hashlib.sha256(f"{fingerprint}|{page}|{query}|{year}".encode()).hexdigest()[:32] + '"'
-    )
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
-    if request.headers.get("if-none-match") and not_modified(request, etag, datetime.min):
-        return Response(b"", status_code=304, headers=headers)
-    # Browsing (no search) is served from a cached page while the archive is unchanged.
-    key = f"archive:index:{page}:{year or ''}" if not query.strip() else ""
-    cached = await archive.cache_get(db, key) if key else None
-    if cached is not None and cached.note == fingerprint:
-        body = cached.value
-    else:
+
+    async def build(db: AsyncSession, fingerprint: Fingerprint) -> Cached:
         result = await archive.list_archive(db, page=page, query=query, year=year)
-        engine = request.app.template_engine
-        if engine is None:  # pragma: no cover - the app always configures templates
-            raise RuntimeError("no template engine")
-        template = engine.get_template("pages/archive/index.html")
-        context = {"r": result, "fmt": fmt, "archive_path": archive_path}
-        body = template.render(**context).encode()
-        if key:
-            await archive.cache_put(db, key, body, fingerprint)
-    return Response(body, headers=headers, media_type="text/html; charset=utf-8")
+        body = render_page(
+            request,
+            "pages/archive/index.html",
+            r=result,
+            fmt=fmt,
+            archive_path=archive_path,
+        )
+        return Cached(body, HTML_TYPE, fingerprint.archive_modified)
+
+    # Browsing is kept; a search is answered fresh every time.
+    key = None if query.strip() else f"arkiv:{page}:{year or ''}"
+    return await serve_public(request, key, build, cache=INDEX_CACHE)
 
 
-@get("/arkiv/{year:str}/{slug:str}", include_in_schema=False, opt=PUBLIC)
+@public_get("/arkiv/{year:str}/{slug:str}")
 async def archive_issue(
-    request: Request[Any, Any, Any], db: Db, year: FromPath[str], slug: FromPath[str]
-) -> Response[Any]:
+    request: Request[Any, Any, Any], year: FromPath[str], slug: FromPath[str]
+) -> Response[bytes]:
     settings = settings_of(request)
     if not re.fullmatch(r"[0-9]{4}", year):
         raise NotFound("Nyhetsbrevet finns inte i arkivet.")
-    issue = await archive.published_issue(db, int(year), slug)
-    version = await archive.web_version(db, settings, issue)
-    headers = _headers(version.etag, version.last_modified, PUBLIC_CACHE)
-    if not_modified(request, version.etag, version.last_modified):
-        return Response(b"", status_code=304, headers=headers)
-    return Template(
-        template_name="pages/archive/issue.html",
-        context={
-            "issue": issue,
-            "web_html": Markup(version.html),  # noqa: S704 - rendered from sanitised blocks
-            "og_url": archive_url(settings, issue.issue_date, issue.slug),
-            "og_image": _first_image(version.html),
-        },
-        headers=headers,
-    )
+
+    async def build(db: AsyncSession, _fingerprint: Fingerprint) -> Cached:
+        issue = await archive.published_issue(db, int(year), slug)
+        version = await archive.web_version(db, settings, issue)
+        body = render_page(
+            request,
+            "pages/archive/issue.html",
+            issue=issue,
+            web_html=Markup(version.html),  # noqa: S704 - rendered from sanitised blocks
+            og_url=archive_url(settings, issue.issue_date, issue.slug),
+            og_image=_first_image(version.html),
+        )
+        return Cached(body, HTML_TYPE, version.last_modified)
+
+    return await serve_public(request, f"nummer:{year}:{slug}", build, cache=PUBLIC_CACHE)
 
 
 def _first_image(html: str) -> str:
@@ -176,98 +225,115 @@ def _first_image(html: str) -> str:
     return found.group(1) if found else ""
 
 
-async def _feed(request: Request[Any, Any, Any], db: AsyncSession, kind: str) -> Response[bytes]:
-    result = await feeds.feed(db, settings_of(request), kind)
-    return conditional(
-        request,
-        result.body,
-        etag=result.etag,
-        last_modified=result.last_modified,
-        media_type=RSS_TYPE if kind == "rss" else ATOM_TYPE,
+def _from_body(result: CachedBody, media_type: str, **headers: str) -> Cached:
+    return Cached(
+        result.body, media_type, result.last_modified, headers=dict(headers), etag=result.etag
     )
 
 
-@get("/arkiv/rss.xml", include_in_schema=False, opt=PUBLIC)
-async def archive_rss(request: Request[Any, Any, Any], db: Db) -> Response[bytes]:
-    return await _feed(request, db, "rss")
+async def _feed(request: Request[Any, Any, Any], kind: str) -> Response[bytes]:
+    settings = settings_of(request)
+
+    async def build(db: AsyncSession, _fingerprint: Fingerprint) -> Cached:
+        result = await feeds.feed(db, settings, kind)
+        return _from_body(result, RSS_TYPE if kind == "rss" else ATOM_TYPE)
+
+    return await serve_public(request, f"feed:{kind}", build, cache=FEED_CACHE)
 
 
-@get("/arkiv/atom.xml", include_in_schema=False, opt=PUBLIC)
-async def archive_atom(request: Request[Any, Any, Any], db: Db) -> Response[bytes]:
-    return await _feed(request, db, "atom")
+@public_get("/arkiv/rss.xml")
+async def archive_rss(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return await _feed(request, "rss")
+
+
+@public_get("/arkiv/atom.xml")
+async def archive_atom(request: Request[Any, Any, Any]) -> Response[bytes]:
+    return await _feed(request, "atom")
 
 
 # --- calendar --------------------------------------------------------------------
 
 
-@get("/kalender", include_in_schema=False, opt=PUBLIC)
-async def calendar_page(db: Db) -> Template:
-    return Template(
-        template_name="pages/calendar/index.html",
-        context={"groups": await cal.upcoming(db), "fmt": fmt, "today": cal.today()},
-        headers={"Cache-Control": "public, max-age=300"},
-    )
+@public_get("/kalender")
+async def calendar_page(request: Request[Any, Any, Any]) -> Response[bytes]:
+    day = cal.today()
+
+    async def build(db: AsyncSession, fingerprint: Fingerprint) -> Cached:
+        body = render_page(
+            request,
+            "pages/calendar/index.html",
+            groups=await cal.upcoming(db),
+            fmt=fmt,
+            today=day,
+        )
+        return Cached(body, HTML_TYPE, fingerprint.calendar_modified)
+
+    # Which items are upcoming depends on the date, so the date is part of the key.
+    return await serve_public(request, f"kalender:{day}", build, cache=PUBLIC_CACHE)
 
 
-@get("/kalender/tidigare", include_in_schema=False, opt=PUBLIC)
-async def calendar_past(db: Db, sida: FromQuery[str | None] = None) -> Template:
-    result = await cal.past(db, page=_positive_int(sida))
-    return Template(
-        template_name="pages/calendar/past.html",
-        context={"r": result, "fmt": fmt},
-        headers={"Cache-Control": "public, max-age=300"},
-    )
+@public_get("/kalender/tidigare")
+async def calendar_past(
+    request: Request[Any, Any, Any], sida: FromQuery[str | None] = None
+) -> Response[bytes]:
+    page = _positive_int(sida)
+    day = cal.today()
+
+    async def build(db: AsyncSession, fingerprint: Fingerprint) -> Cached:
+        result = await cal.past(db, page=page)
+        body = render_page(request, "pages/calendar/past.html", r=result, fmt=fmt)
+        return Cached(body, HTML_TYPE, fingerprint.calendar_modified)
+
+    return await serve_public(request, f"kalender-tidigare:{day}:{page}", build, cache=PUBLIC_CACHE)
 
 
-@get("/kalender.ics", include_in_schema=False, opt=PUBLIC)
-async def calendar_ics(request: Request[Any, Any, Any], db: Db) -> Response[bytes]:
-    result = await cal.calendar_ics(db, settings_of(request))
-    return conditional(
-        request,
-        result.body,
-        etag=result.etag,
-        last_modified=result.last_modified,
-        media_type=ICS_TYPE,
-        extra={"Content-Disposition": 'inline; filename="finsam-kalendern.ics"'},
-    )
+@public_get("/kalender.ics")
+async def calendar_ics(request: Request[Any, Any, Any]) -> Response[bytes]:
+    settings = settings_of(request)
+
+    async def build(db: AsyncSession, _fingerprint: Fingerprint) -> Cached:
+        result = await cal.calendar_ics(db, settings)
+        return _from_body(
+            result,
+            ICS_TYPE,
+            **{"Content-Disposition": 'inline; filename="finsam-kalendern.ics"'},
+        )
+
+    return await serve_public(request, "kalender.ics", build, cache=FEED_CACHE)
 
 
-@get("/kalender/rss.xml", include_in_schema=False, opt=PUBLIC)
-async def calendar_rss(request: Request[Any, Any, Any], db: Db) -> Response[bytes]:
-    result = await cal.calendar_rss(db, settings_of(request))
-    return conditional(
-        request,
-        result.body,
-        etag=result.etag,
-        last_modified=result.last_modified,
-        media_type=RSS_TYPE,
-    )
+@public_get("/kalender/rss.xml")
+async def calendar_rss(request: Request[Any, Any, Any]) -> Response[bytes]:
+    settings = settings_of(request)
+    day = cal.today()
+
+    async def build(db: AsyncSession, _fingerprint: Fingerprint) -> Cached:
+        return _from_body(await cal.calendar_rss(db, settings), RSS_TYPE)
+
+    return await serve_public(request, f"kalender-rss:{day}", build, cache=FEED_CACHE)
 
 
-@get("/kalender/{name:str}", include_in_schema=False, opt=PUBLIC)
+@public_get("/kalender/{name:str}")
 async def calendar_item_ics(
-    request: Request[Any, Any, Any], db: Db, name: FromPath[str]
+    request: Request[Any, Any, Any], name: FromPath[str]
 ) -> Response[bytes]:
     match = re.fullmatch(r"([0-9]{1,9})\.ics", name)
     if match is None:
         raise NotFound("Aktiviteten finns inte i kalendern.")
-    found = await cal.item(db, int(match.group(1)))
-    body = cal.item_ics(settings_of(request), found)
-    etag = (
-        '"'
-        + hashlib.sha256(f"{found.id}:{found.sequence}:{found.updated_at}".encode()).hexdigest()[
-            :32
-        ]
-        + '"'
-    )
-    return conditional(
-        request,
-        body,
-        etag=etag,
-        last_modified=found.updated_at,
-        media_type=ICS_TYPE,
-        extra={"Content-Disposition": f'attachment; filename="{cal.item_filename(found)}"'},
-    )
+    item_id = int(match.group(1))
+    settings = settings_of(request)
+
+    async def build(db: AsyncSession, _fingerprint: Fingerprint) -> Cached:
+        found = await cal.item(db, item_id)
+        filename = cal.item_filename(found)
+        return Cached(
+            cal.item_ics(settings, found),
+            ICS_TYPE,
+            found.updated_at,
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
+
+    return await serve_public(request, f"kalender-post:{item_id}", build, cache=FEED_CACHE)
 
 
 # --- editor: publish / withdraw --------------------------------------------------
@@ -341,6 +407,7 @@ async def api_withdraw(
 
 def contribute(settings: Settings) -> Contribution:
     return Contribution(
+        state={"public_cache": PublicCache()},
         routes=[
             archive_index,
             archive_rss,
@@ -356,5 +423,5 @@ def contribute(settings: Settings) -> Contribution:
             editor_withdraw,
             api_publish,
             api_withdraw,
-        ]
+        ],
     )

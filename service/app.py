@@ -204,4 +204,7 @@ def create_app(settings: Settings) -> Litestar:
     app.state.engine = engine
     app.state.session_factory = session_factory
     app.state.transport = transport
+    for contribution in contributions:
+        for name, value in contribution.state.items():
+            setattr(app.state, name, value)
     return app

@@ -29,6 +29,8 @@ class Contribution:
     )
     # Regex patterns of paths excluded from CSRF (e.g. RFC 8058 one-click POST, the API).
     csrf_exclude: list[str] = field(default_factory=list)
+    # Objects the domain keeps for the app's lifetime, set on ``app.state`` by name.
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 def settings_of(request: Request[Any, Any, Any] | Litestar) -> Settings:
