@@ -8,6 +8,7 @@ with a message naming the variable and exit status 2.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import logging
 import sys
@@ -103,6 +104,11 @@ def serve(host: str | None, port: int | None, workers: bool | None) -> None:
     if workers is not None:
         settings = settings.with_overrides(run_workers=workers)
     app = create_app(settings)
+    # Everything built so far (routes, templates, models) lives as long as the process:
+    # keep it out of the cyclic collector, whose full passes otherwise stall requests
+    # (archive p99 at 32 connections: ~90 ms without, ~14 ms with; bench/bench_archive.py).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
         app,
         host=host or settings.host,
