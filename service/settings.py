@@ -70,7 +70,6 @@ class Settings:
     unconfirmed_days: int = 7
     unsubscribed_days: int = 30
     bounced_days: int = 90
-    redis_url: str | None = None
     log_level: str = "INFO"
 
     @property
@@ -297,6 +296,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         unconfirmed_days=_int(env, "INNAN_UNCONFIRMED_DAYS", 7, minimum=1),
         unsubscribed_days=_int(env, "INNAN_UNSUBSCRIBED_DAYS", 30, minimum=1),
         bounced_days=_int(env, "INNAN_BOUNCED_DAYS", 90, minimum=1),
-        redis_url=_opt(env, "INNAN_REDIS_URL"),
         log_level=log_level,
     )

@@ -467,6 +467,20 @@ def _open_mailbox(url: str) -> _Mailbox:
     return box
 
 
+def check_mailbox(url: str) -> tuple[str, int]:
+    """Log in and count the waiting messages without changing anything (check-config)."""
+    box = _open_mailbox(url)
+    try:
+        waiting = len(box.keys())
+    except (*_PROTOCOL_ERRORS, UnicodeError) as exc:
+        box.abort()
+        raise MailboxError(
+            f"Studsbrevlådan {box.where} gick inte att läsa: {_reason(exc)}"
+        ) from exc
+    box.abort()
+    return box.where, waiting
+
+
 def _recipients_of(raw: bytes) -> list[str]:
     """Envelope recipients as the delivering MTA/MDA recorded them, then the To header."""
     headers = BytesHeaderParser(policy=email.policy.compat32).parsebytes(raw)

@@ -91,10 +91,12 @@ class Scheduler:
         await self._in_session(job)
 
     async def poll_bounces(self) -> None:
-        from service.delivery.bounces import poll
+        from service.delivery.bounces import MailboxError, poll
 
         try:
             await poll(self.settings)
+        except MailboxError as exc:  # a configuration/server problem: one line, no traceback
+            log.warning("bounce polling failed: %s", exc)
         except Exception:
             log.exception("bounce polling failed")
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,16 +151,71 @@ def _dkim(settings: Settings) -> Check:
     )
 
 
+class _Recording(Mapping[str, str]):
+    """The environment, remembering which names the settings loader asked for."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.asked: set[str] = set()
+
+    def __getitem__(self, key: str) -> str:
+        self.asked.add(key)
+        return self.env[key]
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str):
+            self.asked.add(key)
+        return key in self.env
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.env)
+
+    def __len__(self) -> int:
+        return len(self.env)
+
+
+def _unknown_variables(env: _Recording) -> Check | None:
+    """``INNAN_*`` variables no setting reads: usually a typo, and then silently ignored."""
+    unknown = sorted(k for k in env.env if k.startswith("INNAN_") and k not in env.asked)
+    if not unknown:
+        return None
+    return Check(
+        "Okända inställningar",
+        False,
+        f"{', '.join(unknown)} används inte av tjänsten (stavfel?). "
+        "Se deploy/env.example för alla inställningar.",
+    )
+
+
+async def _bounce_mailbox(settings: Settings) -> Check:
+    if not settings.bounce_mailbox_url:
+        return Check("Studsbrevlåda", True, "INNAN_BOUNCE_MAILBOX_URL är inte satt.")
+    import asyncio
+
+    from service.delivery.bounces import MailboxError, check_mailbox
+
+    try:
+        where, waiting = await asyncio.to_thread(check_mailbox, settings.bounce_mailbox_url)
+    except MailboxError as exc:
+        return Check("Studsbrevlåda", False, str(exc))
+    return Check("Studsbrevlåda", True, f"{where} tar emot inloggningen ({waiting} brev väntar).")
+
+
 async def run_checks(env: Mapping[str, str] | None = None) -> list[Check]:
     """Every check, in order; stops after settings when they cannot be loaded."""
+    recording = _Recording(os.environ if env is None else env)
     try:
-        settings = load_settings(os.environ if env is None else env)
+        settings = load_settings(recording)
     except SettingsError as exc:
         return [Check("Inställningar", False, str(exc))]
     checks = [Check("Inställningar", True, f"INNAN_ENV={settings.env}, {settings.base_url}")]
+    unknown = _unknown_variables(recording)
+    if unknown is not None:
+        checks.append(unknown)
     checks.append(await _database(settings))
     checks.append(_writable("Utkorg (INNAN_OUTBOX_DIR)", settings.outbox_dir))
     checks.append(await _smtp(settings))
     checks.append(_dkim(settings))
+    checks.append(await _bounce_mailbox(settings))
     checks.append(_writable("Mediekatalog (INNAN_MEDIA_DIR)", settings.media_dir))
     return checks

@@ -10,6 +10,7 @@ import pytest
 
 from service.settings import Settings
 from tests.conftest import free_port
+from tests.delivery.mailbox import Dovecot
 from tests.ops.helpers import arun
 from tests.smtp import SmtpServer
 
@@ -111,3 +112,38 @@ async def test_unreachable_and_unmigrated_databases(settings: Settings, tmp_path
     )
     assert gone.exit_code == 1
     assert "FEL  Databas: går inte att nå" in gone.output
+
+
+async def test_unknown_innan_variables_are_named(settings: Settings) -> None:
+    result = await arun(
+        settings, "check-config", INNAN_REDIS_URL="redis://x", INNAN_SMTP_ULR="smtp://typo"
+    )
+    assert result.exit_code == 1
+    assert (
+        "FEL  Okända inställningar: INNAN_REDIS_URL, INNAN_SMTP_ULR används inte av tjänsten"
+        in result.output
+    )
+    assert "OK   Databas" in result.output
+
+
+@pytest.mark.parametrize("scheme", ["imap", "pop3"])
+async def test_bounce_mailbox_login_is_checked_and_nothing_is_touched(
+    settings: Settings, dovecot: Dovecot, scheme: str
+) -> None:
+    dovecot.deliver(b"Subject: ett svar\r\n\r\nTack!\r\n", to="bounces@innanforskapet.test")
+    good = await arun(settings, "check-config", INNAN_BOUNCE_MAILBOX_URL=dovecot.url(scheme))
+    port = dovecot.imap_port if scheme == "imap" else dovecot.pop3_port
+    assert f"OK   Studsbrevlåda: {scheme}://127.0.0.1:{port}" in good.output, good.output
+    assert "(1 brev väntar)" in good.output
+    assert good.exit_code == 0, good.output
+    assert len(dovecot.stored()) == 1  # looked at, not changed
+    if scheme == "imap":
+        assert "\\Seen" not in dovecot.flags()["ett svar"]
+
+    bad = await arun(
+        settings, "check-config", INNAN_BOUNCE_MAILBOX_URL=dovecot.url(scheme, password="fel")
+    )
+    assert bad.exit_code == 1
+    assert "FEL  Studsbrevlåda:" in bad.output and "INNAN_BOUNCE_MAILBOX_URL" in bad.output
+    assert "fel@" not in bad.output  # the password is never printed
+    assert len(dovecot.stored()) == 1
