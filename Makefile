@@ -35,7 +35,15 @@ system-deps:
 	  echo "Installing:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
 	  $$SUDO apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends $$missing >/dev/null && \
+	  for svc in dovecot postfix; do \
+	    case "$$missing" in *$$svc*) \
+	      if command -v systemctl >/dev/null && systemctl is-active -q $$svc 2>/dev/null; then \
+	        echo "Stopping the system $$svc service the package started (the tests run their own)"; \
+	        $$SUDO systemctl disable --now $$svc >/dev/null 2>&1 || true; \
+	      fi;; \
+	    esac; \
+	  done; \
 	fi
 
 ## postgres: start the local PostgreSQL cluster if it is not running
