@@ -129,6 +129,24 @@ def db_url(backend: str, db_templates: DatabaseTemplates, tmp_path: Path) -> Ite
     db_templates.pg_databases.remove(name)
 
 
+def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment a CLI command needs to act on the same database and directories."""
+    env = {
+        "INNAN_ENV": "test",
+        "INNAN_VAR_DIR": str(settings.var_dir),
+        "INNAN_DATABASE_URL": settings.database_url,
+        "INNAN_BASE_URL": settings.base_url,
+        "INNAN_SECRET_KEY": settings.secret_key,
+        "INNAN_MAIL_FROM": settings.mail_from,
+        "INNAN_OUTBOX_DIR": str(settings.outbox_dir),
+        "INNAN_RUN_WORKERS": "false",
+    }
+    if settings.smtp_url:
+        env["INNAN_SMTP_URL"] = settings.smtp_url
+    env.update(extra)
+    return env
+
+
 def make_settings(tmp_path: Path, db_url: str, **env: str) -> Settings:
     base = {
         "INNAN_ENV": "test",

@@ -6,21 +6,11 @@ from click.testing import CliRunner
 
 from service.cli import main
 from service.settings import Settings
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    return {
-        "INNAN_ENV": "test",
-        "INNAN_VAR_DIR": str(settings.var_dir),
-        "INNAN_DATABASE_URL": settings.database_url,
-        "INNAN_BASE_URL": settings.base_url,
-        "INNAN_SECRET_KEY": settings.secret_key,
-        "INNAN_RUN_WORKERS": "false",
-    }
+from tests.conftest import cli_env
 
 
 def test_archive_cli_withdraws_and_publishes(settings: Settings) -> None:
-    runner = CliRunner(env=_env(settings))
+    runner = CliRunner(env=cli_env(settings))
     assert runner.invoke(main, ["demo", "load"]).exit_code == 0
     listed = runner.invoke(main, ["archive", "list"])
     assert listed.exit_code == 0

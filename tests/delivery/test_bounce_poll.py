@@ -23,7 +23,7 @@ from service.delivery.models import BounceEvent, Delivery
 from service.settings import Settings
 from subscribers.models import Subscriber
 from subscribers.suppression import is_suppressed
-from tests.conftest import free_port
+from tests.conftest import cli_env, free_port
 from tests.delivery.mailbox import PASSWORD, Dovecot
 from tests.delivery.test_bounces import Person, Row, arf, dsn, sent_issue
 from tests.smtp import SmtpServer
@@ -279,18 +279,6 @@ def test_bad_url_is_a_clear_error() -> None:
             _open_mailbox(url)
 
 
-def _cli_env(settings: Settings, url: str) -> dict[str, str]:
-    return {
-        "INNAN_ENV": "test",
-        "INNAN_VAR_DIR": str(settings.var_dir),
-        "INNAN_DATABASE_URL": settings.database_url,
-        "INNAN_BASE_URL": settings.base_url,
-        "INNAN_SECRET_KEY": settings.secret_key,
-        "INNAN_MAIL_FROM": settings.mail_from,
-        "INNAN_BOUNCE_MAILBOX_URL": url,
-    }
-
-
 async def _setup_cli(
     tmp_path: Path, db_url: str, smtp_server: SmtpServer, dovecot: Dovecot
 ) -> tuple[Settings, list[Person]]:
@@ -325,7 +313,7 @@ def test_cli_poll(tmp_path: Path, db_url: str, smtp_server: SmtpServer, dovecot:
     refused = runner.invoke(
         main,
         ["bounces", "poll"],
-        env=_cli_env(settings, dovecot.url("imap", password="fel-lösen")),
+        env=cli_env(settings, INNAN_BOUNCE_MAILBOX_URL=dovecot.url("imap", password="fel-lösen")),
     )
     assert refused.exit_code == 1
     assert "INNAN_BOUNCE_MAILBOX_URL" in refused.output
@@ -333,20 +321,26 @@ def test_cli_poll(tmp_path: Path, db_url: str, smtp_server: SmtpServer, dovecot:
     down = runner.invoke(
         main,
         ["bounces", "poll"],
-        env=_cli_env(settings, f"pop3://studs:x@127.0.0.1:{free_port()}"),
+        env=cli_env(settings, INNAN_BOUNCE_MAILBOX_URL=f"pop3://studs:x@127.0.0.1:{free_port()}"),
     )
     assert down.exit_code == 1
     assert "Kunde inte ansluta till studsbrevlådan" in down.output
     assert asyncio.run(_suppressed_and_events(settings, people[0].email)) == (False, 0)
     assert len(dovecot.stored()) == 2
 
-    ok = runner.invoke(main, ["bounces", "poll"], env=_cli_env(settings, dovecot.url("imap")))
+    ok = runner.invoke(
+        main,
+        ["bounces", "poll"],
+        env=cli_env(settings, INNAN_BOUNCE_MAILBOX_URL=dovecot.url("imap")),
+    )
     assert ok.exit_code == 0, ok.output
     assert "1 studsar, klagomål och avregistreringar behandlade." in ok.output
     assert "1 brev var inga studsar och ligger kvar i brevlådan" in ok.output
     assert asyncio.run(_suppressed_and_events(settings, people[0].email)) == (True, 1)
     assert len(dovecot.stored()) == 1
 
-    unset = runner.invoke(main, ["bounces", "poll"], env=_cli_env(settings, ""))
+    unset = runner.invoke(
+        main, ["bounces", "poll"], env=cli_env(settings, INNAN_BOUNCE_MAILBOX_URL="")
+    )
     assert unset.exit_code == 2
     assert "INNAN_BOUNCE_MAILBOX_URL" in unset.output

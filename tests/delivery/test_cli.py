@@ -14,20 +14,8 @@ from service.cli import main
 from service.db import create_engine, create_session_factory
 from service.issues.models import Issue
 from service.settings import Settings
-from tests.conftest import make_settings
+from tests.conftest import cli_env, make_settings
 from tests.delivery.helpers import add_subscribers, make_issue
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    return {
-        "INNAN_ENV": "test",
-        "INNAN_VAR_DIR": str(settings.var_dir),
-        "INNAN_DATABASE_URL": settings.database_url,
-        "INNAN_BASE_URL": settings.base_url,
-        "INNAN_SECRET_KEY": settings.secret_key,
-        "INNAN_MAIL_FROM": settings.mail_from,
-        "INNAN_OUTBOX_DIR": str(settings.outbox_dir),
-    }
 
 
 async def _setup(settings: Settings) -> None:
@@ -55,7 +43,7 @@ def cli_settings(tmp_path: Path, db_url: str) -> Settings:
 
 def test_send_at_rejects_garbage_and_schedules_in_stockholm_time(cli_settings: Settings) -> None:
     runner = CliRunner()
-    env = _env(cli_settings)
+    env = cli_env(cli_settings)
     bad = runner.invoke(main, ["issues", "send", "augusti-2019", "--at", "imorgon"], env=env)
     assert bad.exit_code == 2
     assert "ingen tidpunkt" in bad.output
@@ -78,7 +66,7 @@ def test_send_at_rejects_garbage_and_schedules_in_stockholm_time(cli_settings: S
 
 def test_send_in_the_past_sends_now_and_status_reports(cli_settings: Settings) -> None:
     runner = CliRunner()
-    env = _env(cli_settings)
+    env = cli_env(cli_settings)
     sent = runner.invoke(
         main, ["issues", "send", "augusti-2019", "--at", "2001-01-01T00:00"], env=env
     )

@@ -25,7 +25,7 @@ from service.delivery.worker import Worker, WorkerConfig
 from service.issues.models import Issue
 from service.mail.transport import make_transport
 from service.settings import Settings
-from tests.conftest import DatabaseTemplates, make_settings
+from tests.conftest import DatabaseTemplates, cli_env, make_settings
 from tests.delivery.helpers import add_subscribers, make_issue
 from tests.smtp import SmtpServer
 
@@ -33,20 +33,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def env_of(settings: Settings, **extra: str) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        {
-            "INNAN_ENV": "test",
-            "INNAN_VAR_DIR": str(settings.var_dir),
-            "INNAN_DATABASE_URL": settings.database_url,
-            "INNAN_BASE_URL": settings.base_url,
-            "INNAN_SECRET_KEY": settings.secret_key,
-            "INNAN_MAIL_FROM": settings.mail_from,
-            "INNAN_SMTP_URL": settings.smtp_url or "",
-        }
-    )
-    env.update(extra)
-    return env
+    """For a subprocess: this process's environment plus the test's settings."""
+    return {**os.environ, **cli_env(settings, INNAN_RUN_WORKERS="true", **extra)}
 
 
 async def states(session: AsyncSession, issue_id: int) -> Counter[str]:

@@ -12,20 +12,11 @@ from click.testing import CliRunner, Result
 from service.cli import main
 from service.issues.demo import AUGUST_SLUG
 from service.settings import Settings
-from tests.conftest import outbox_messages
+from tests.conftest import cli_env, outbox_messages
 
 
 def run(settings: Settings, *args: str) -> Result:
-    env = {
-        "INNAN_ENV": "test",
-        "INNAN_VAR_DIR": str(settings.var_dir),
-        "INNAN_DATABASE_URL": settings.database_url,
-        "INNAN_BASE_URL": settings.base_url,
-        "INNAN_SECRET_KEY": settings.secret_key,
-        "INNAN_MAIL_FROM": settings.mail_from,
-        "INNAN_RUN_WORKERS": "false",
-    }
-    return CliRunner().invoke(main, list(args), env=env)
+    return CliRunner().invoke(main, list(args), env=cli_env(settings))
 
 
 @pytest.fixture

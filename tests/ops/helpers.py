@@ -6,20 +6,7 @@ from click.testing import CliRunner, Result
 
 from service.cli import main
 from service.settings import Settings
-
-
-def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
-    env = {
-        "INNAN_ENV": "test",
-        "INNAN_VAR_DIR": str(settings.var_dir),
-        "INNAN_DATABASE_URL": settings.database_url,
-        "INNAN_BASE_URL": settings.base_url,
-        "INNAN_SECRET_KEY": settings.secret_key,
-        "INNAN_MAIL_FROM": settings.mail_from,
-        "INNAN_RUN_WORKERS": "false",
-    }
-    env.update(extra)
-    return env
+from tests.conftest import cli_env
 
 
 def run(settings: Settings, *args: str, **extra_env: str) -> Result:

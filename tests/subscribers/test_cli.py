@@ -12,22 +12,11 @@ from click.testing import CliRunner, Result
 
 from service.cli import main
 from service.settings import Settings
-
-
-def _env(settings: Settings) -> dict[str, str]:
-    return {
-        "INNAN_ENV": "test",
-        "INNAN_VAR_DIR": str(settings.var_dir),
-        "INNAN_DATABASE_URL": settings.database_url,
-        "INNAN_BASE_URL": settings.base_url,
-        "INNAN_SECRET_KEY": settings.secret_key,
-        "INNAN_MAIL_FROM": settings.mail_from,
-        "INNAN_RUN_WORKERS": "false",
-    }
+from tests.conftest import cli_env
 
 
 def run(settings: Settings, *args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(main, list(args), env=_env(settings), input=input)
+    return CliRunner().invoke(main, list(args), env=cli_env(settings), input=input)
 
 
 def test_lists_create_and_list(settings: Settings) -> None:
