@@ -1,6 +1,10 @@
 """Composing issues over HTTP: the editor pages under ``/redaktion`` and ``/api/v1``.
 
 Handlers are thin: they parse input, call :mod:`service.issues.service`, and render.
+
+Optimistic locking: the editor's block forms always carry the issue ``version`` they
+were rendered with (a form without one is treated as stale); in the JSON API ``version``
+stays optional (in the body, or as ``?version=`` on DELETE) for existing clients.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from typing import Any
 
 from litestar import Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,7 +36,7 @@ from service.issues.schemas import (
     TestSendIn,
     TestSendOut,
 )
-from service.issues.service import STATUS_SV, IssueFields
+from service.issues.service import STATUS_SV, IssueFields, StaleVersion
 from service.issues.testsend import preview, test_send
 from service.settings import Settings
 from service.web import Contribution, settings_of, transport_of
@@ -150,9 +154,14 @@ async def api_update_block(
 
 @delete("/api/v1/issues/{issue_id:int}/blocks/{block_id:int}", **API)
 async def api_delete_block(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], block_id: FromPath[int]
+    request: Request[Any, Any, Any],
+    db: Db,
+    issue_id: FromPath[int],
+    block_id: FromPath[int],
+    version: FromQuery[int | None] = None,
 ) -> None:
-    await service.delete_block(db, issue_id, block_id, actor=_actor(request))
+    """``?version=`` (optional): the issue version you read; 409 if it has changed since."""
+    await service.delete_block(db, issue_id, block_id, version=version, actor=_actor(request))
 
 
 @put("/api/v1/issues/{issue_id:int}/blocks/order", **API)
@@ -221,6 +230,12 @@ def _version(form: dict[str, Any]) -> int | None:
     return int(raw) if str(raw).isdigit() else None
 
 
+def _block_version(form: dict[str, Any]) -> int:
+    """The version a block form was rendered with. A form without one (a page from before
+    versions were sent) gets 0, which never matches, so it is answered as stale."""
+    return _version(form) or 0
+
+
 @get("/redaktion", **UI)
 async def page_list(request: Request[Any, Any, Any], db: Db) -> Template:
     return Template(
@@ -284,6 +299,7 @@ async def _editor_page(
     block_id: int | None = None,
     status: int = 200,
     notice: str = "",
+    stale: bool = False,
 ) -> Template:
     issue = await service.get_issue(db, issue_id)
     return Template(
@@ -299,9 +315,26 @@ async def _editor_page(
             "editable": issue.status in service.EDITABLE,
             "lists": await service.list_mailing_lists(db),
             "notice": notice,
+            "stale": stale,
             "calendar_items": await calendar_service.list_items(db),
         },
         status_code=status,
+    )
+
+
+async def _stale_page(
+    db: AsyncSession,
+    issue_id: int,
+    exc: StaleVersion,
+    *,
+    form: dict[str, Any] | None = None,
+    block_id: int | None = None,
+) -> Template:
+    """409: the editor page as it is now, with what the editor typed kept in its form."""
+    await db.rollback()
+    db.expunge_all()  # render the current issue, not the objects of the failed attempt
+    return await _editor_page(
+        db, issue_id, message=exc.message, form=form, block_id=block_id, status=409, stale=True
     )
 
 
@@ -319,6 +352,8 @@ async def page_update(
         await service.update_issue(
             db, issue_id, _issue_fields(form), version=_version(form), actor=_actor(request)
         )
+    except StaleVersion as exc:
+        return await _stale_page(db, issue_id, exc, form=form)
     except ValidationFailed as exc:
         return await _editor_page(
             db, issue_id, errors=exc.fields, message=exc.message, form=form, status=422
@@ -354,9 +389,11 @@ async def page_add_block(
             issue_id,
             kind,
             block_data_from_form(kind, form),
-            version=_version(form),
+            version=_block_version(form),
             actor=_actor(request),
         )
+    except StaleVersion as exc:
+        return await _stale_page(db, issue_id, exc, form=form, block_id=0)
     except ValidationFailed as exc:
         return await _editor_page(
             db, issue_id, errors=exc.fields, message=exc.message, form=form, block_id=0, status=422
@@ -371,34 +408,39 @@ async def page_block_action(
     form = await _form(request)
     action = form.get("action", "save")
     actor = _actor(request)
-    if action == "up":
-        await service.move_block(db, issue_id, block_id, -1, actor=actor)
-    elif action == "down":
-        await service.move_block(db, issue_id, block_id, 1, actor=actor)
-    elif action == "delete":
-        await service.delete_block(db, issue_id, block_id, actor=actor)
-    else:
-        issue = await service.get_issue(db, issue_id)
-        kind = next((b.kind for b in issue.blocks if b.id == block_id), "")
-        try:
+    try:
+        version = _block_version(form)
+        if action in ("up", "down"):
+            direction = -1 if action == "up" else 1
+            await service.move_block(
+                db, issue_id, block_id, direction, version=version, actor=actor
+            )
+        elif action == "delete":
+            await service.delete_block(db, issue_id, block_id, version=version, actor=actor)
+        else:
+            issue = await service.get_issue(db, issue_id)
+            kind = next((b.kind for b in issue.blocks if b.id == block_id), "")
             await service.update_block(
                 db,
                 issue_id,
                 block_id,
                 block_data_from_form(kind, form),
-                version=_version(form),
+                version=version,
                 actor=actor,
             )
-        except ValidationFailed as exc:
-            return await _editor_page(
-                db,
-                issue_id,
-                errors=exc.fields,
-                message=exc.message,
-                form=form,
-                block_id=block_id,
-                status=422,
-            )
+    except StaleVersion as exc:
+        kept = form if action == "save" else None
+        return await _stale_page(db, issue_id, exc, form=kept, block_id=block_id if kept else None)
+    except ValidationFailed as exc:
+        return await _editor_page(
+            db,
+            issue_id,
+            errors=exc.fields,
+            message=exc.message,
+            form=form,
+            block_id=block_id,
+            status=422,
+        )
     return Redirect(f"/redaktion/utskick/{issue_id}#block-{block_id}", status_code=303)
 
 

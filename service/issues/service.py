@@ -3,6 +3,11 @@
 Every change validates all of its input before touching the database, so a failed
 save changes nothing. Only issues in ``draft``/``scheduled`` can be changed; with a
 ``version`` the caller gets optimistic locking (409 when someone saved in between).
+
+Optimistic locking: every change of an issue or its blocks bumps ``issue.version``.
+A caller that passes the ``version`` it read gets :class:`StaleVersion` (409) when the
+issue has changed since. The bump itself is a conditional UPDATE (``WHERE version =
+<read>``), so two saves that both passed the check cannot both commit.
 """
 
 from __future__ import annotations
@@ -13,10 +18,12 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service.core import audit
+from service.db import utcnow
 from service.errors import Conflict, NotFound, ValidationFailed
 from service.issues.blocks import validate_block
 from service.issues.models import Block, Issue, IssueList
@@ -30,6 +37,16 @@ STATUS_SV = {
     "sent": "skickad",
     "cancelled": "avbruten",
 }
+STALE_MESSAGE = (
+    "Någon annan har ändrat utskicket medan du arbetade. Ladda om sidan och gör din ändring igen."
+)
+
+
+class StaleVersion(Conflict):
+    """The issue changed after the caller read it (optimistic locking)."""
+
+    def __init__(self, message: str = STALE_MESSAGE) -> None:
+        super().__init__(message, fields={"version": "inaktuell"})
 
 
 @dataclass
@@ -143,16 +160,35 @@ def ensure_editable(issue: Issue, version: int | None = None) -> None:
             "Duplicera det om du vill göra ett nytt."
         )
     if version is not None and version != issue.version:
-        raise Conflict(
-            "Någon annan har sparat utskicket under tiden. Ladda om sidan och gör ändringen igen."
-        )
+        raise StaleVersion()
 
 
-def _touch(issue: Issue) -> None:
-    issue.version = (issue.version or 1) + 1
-    issue.rendered_html = None
-    issue.rendered_text = None
-    issue.rendered_at = None
+async def _touch(session: AsyncSession, issue: Issue) -> None:
+    """Bump the version and drop the rendering, unless someone else bumped it first.
+
+    The UPDATE matches only the version this session read, so a save that committed
+    after our :func:`ensure_editable` check (or waited for our row lock) is a 409, not
+    a silently lost update.
+    """
+    await session.flush()
+    read = issue.version
+    changes: dict[str, Any] = {
+        "version": read + 1,
+        "rendered_html": None,
+        "rendered_text": None,
+        "rendered_at": None,
+        "updated_at": utcnow(),
+    }
+    result = await session.execute(
+        update(Issue)
+        .where(Issue.id == issue.id, Issue.version == read)
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise StaleVersion()
+    for key, value in changes.items():
+        set_committed_value(issue, key, value)
 
 
 async def create_issue(
@@ -200,7 +236,7 @@ async def update_issue(
     issue.roles = clean["roles"]
     if set(issue.list_ids) != set(clean["list_ids"]):
         issue.list_links = [IssueList(list_id=i) for i in clean["list_ids"]]
-    _touch(issue)
+    await _touch(session, issue)
     await session.flush()
     audit.record(session, actor, "issue.edit", "issue", issue.id)
     return issue
@@ -272,7 +308,7 @@ async def add_block(
     blocks.insert(index, block)
     issue.blocks = blocks
     _renumber(issue)
-    _touch(issue)
+    await _touch(session, issue)
     await session.flush()
     audit.record(session, actor, "block.create", "issue", issue.id, block=block.id, kind=kind)
     return block
@@ -291,7 +327,7 @@ async def update_block(
     ensure_editable(issue, version)
     block = _block(issue, block_id)
     block.data = validate_block(block.kind, data)
-    _touch(issue)
+    await _touch(session, issue)
     await session.flush()
     audit.record(session, actor, "block.edit", "issue", issue.id, block=block.id)
     return block
@@ -311,16 +347,22 @@ async def delete_block(
     issue.blocks = [b for b in issue.blocks if b.id != block_id]
     await session.delete(block)
     _renumber(issue)
-    _touch(issue)
+    await _touch(session, issue)
     await session.flush()
     audit.record(session, actor, "block.delete", "issue", issue.id, block=block_id)
 
 
 async def move_block(
-    session: AsyncSession, issue_id: int, block_id: int, direction: int, *, actor: str
+    session: AsyncSession,
+    issue_id: int,
+    block_id: int,
+    direction: int,
+    *,
+    version: int | None = None,
+    actor: str,
 ) -> None:
     issue = await get_issue(session, issue_id)
-    ensure_editable(issue)
+    ensure_editable(issue, version)
     blocks = list(issue.blocks)
     index = blocks.index(_block(issue, block_id))
     target = index + (1 if direction > 0 else -1)
@@ -328,7 +370,7 @@ async def move_block(
         blocks[index], blocks[target] = blocks[target], blocks[index]
         issue.blocks = blocks
         _renumber(issue)
-        _touch(issue)
+        await _touch(session, issue)
         await session.flush()
         audit.record(session, actor, "block.move", "issue", issue.id, block=block_id)
 
@@ -350,7 +392,7 @@ async def reorder_blocks(
         )
     issue.blocks = [current[i] for i in block_ids]
     _renumber(issue)
-    _touch(issue)
+    await _touch(session, issue)
     await session.flush()
     audit.record(session, actor, "block.reorder", "issue", issue.id)
     return issue

@@ -20,6 +20,18 @@ def csrf(page: str) -> str:
     return found.group(1)
 
 
+def form_version(page: str) -> str:
+    """The issue version an editor page's forms carry (optimistic locking)."""
+    found = re.search(r'name="version" value="(\d+)"', page)
+    assert found, "no version field in page"
+    return found.group(1)
+
+
+async def page_version(client: Client, url: str) -> str:
+    """The version of the issue editor page at ``url``, as a browser would send it."""
+    return form_version((await client.get(url)).text)
+
+
 async def make_editor(
     session: AsyncSession, email: str = "red@example.org", role: str = "editor"
 ) -> int:

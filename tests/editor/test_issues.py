@@ -12,7 +12,7 @@ from service.core.models import AuditEntry
 from service.issues.models import Issue
 from service.settings import Settings
 from tests.conftest import outbox_messages
-from tests.editor.helpers import Client, csrf, login, make_editor, make_token
+from tests.editor.helpers import Client, csrf, login, make_editor, make_token, page_version
 
 ARTICLE = {
     "kind": "article",
@@ -213,6 +213,7 @@ async def test_ui_compose_edit_preview(
         url + "/block",
         data={
             "_csrf_token": token,
+            "version": await page_version(client, url),
             "kind": "article",
             "heading": "Almedalen",
             "body": "Text",
@@ -222,7 +223,13 @@ async def test_ui_compose_edit_preview(
     assert add.status_code == 422 and "Länken måste börja med" in add.text
     add = await client.post(
         url + "/block",
-        data={"_csrf_token": token, "kind": "article", "heading": "Almedalen", "body": "Text"},
+        data={
+            "_csrf_token": token,
+            "version": await page_version(client, url),
+            "kind": "article",
+            "heading": "Almedalen",
+            "body": "Text",
+        },
     )
     assert add.status_code == 200 and "Almedalen" in add.text
     issue_id = int(url.rsplit("/", 1)[1])
@@ -234,6 +241,7 @@ async def test_ui_compose_edit_preview(
         f"{url}/block/{block_id}",
         data={
             "_csrf_token": token,
+            "version": await page_version(client, url),
             "action": "save",
             "heading": "Almedalen 2026",
             "body": "Ny text",
@@ -305,6 +313,7 @@ async def test_demo_august_issue_opens_in_the_editor(
     assert copied is not None and copied.status == "draft"
     position = next(i for i, b in enumerate(august.blocks) if b.id == block.id)
     copy_block = copied.blocks[position]
+    form["version"] = await page_version(client, url)
     edit = await client.post(f"{url}/block/{copy_block.id}", data=form)
     assert edit.status_code == 200 and "Ny rubrik i augusti" in edit.text
     preview = await client.get(f"{url}/forhandsvisning/html")
@@ -342,6 +351,7 @@ async def test_ui_bad_input_and_block_order(client: Client, session: AsyncSessio
             url + "/block",
             data={
                 "_csrf_token": token,
+                "version": await page_version(client, url),
                 "kind": "article",
                 "heading": "Bild",
                 "image_src": src,
@@ -352,12 +362,24 @@ async def test_ui_bad_input_and_block_order(client: Client, session: AsyncSessio
         assert "https://" in r.text or "intern eller privat" in r.text
     broken = await client.post(
         url + "/block",
-        data={"_csrf_token": token, "kind": "notice", "heading": "Trasig", "body": "*[ <b>x</b> `"},
+        data={
+            "_csrf_token": token,
+            "version": await page_version(client, url),
+            "kind": "notice",
+            "heading": "Trasig",
+            "body": "*[ <b>x</b> `",
+        },
     )
     assert broken.status_code == 200
     for text in ("Först", "Sist"):
         await client.post(
-            url + "/block", data={"_csrf_token": token, "kind": "heading", "text": text}
+            url + "/block",
+            data={
+                "_csrf_token": token,
+                "version": await page_version(client, url),
+                "kind": "heading",
+                "text": text,
+            },
         )
     issue_id = int(url.rsplit("/", 1)[1])
     issue = await session.get(Issue, issue_id)
@@ -365,8 +387,17 @@ async def test_ui_bad_input_and_block_order(client: Client, session: AsyncSessio
     await session.refresh(issue)
     ids = [b.id for b in issue.blocks]
     assert len(ids) == 3
-    await client.post(f"{url}/block/{ids[2]}", data={"_csrf_token": token, "action": "up"})
-    await client.post(f"{url}/block/{ids[0]}", data={"_csrf_token": token, "action": "delete"})
+    for block_id, action in ((ids[2], "up"), (ids[0], "delete")):
+        done = await client.post(
+            f"{url}/block/{block_id}",
+            data={
+                "_csrf_token": token,
+                "version": await page_version(client, url),
+                "action": action,
+            },
+            follow_redirects=False,
+        )
+        assert done.status_code == 303, done.text
     session.expire_all()
     issue = await session.get(Issue, issue_id)
     assert issue is not None
