@@ -242,9 +242,22 @@ def _saved(token: FromPath[str], key: str) -> Redirect:
     return Redirect(path=f"/installningar/{token}?sparat={key}", status_code=303)
 
 
-async def _prefs_action(
-    request: Request[Any, Any, Any], db: Db, token: FromPath[str], action: str
+# The preference-centre forms, by the last path segment -> the "saved" notice they lead to.
+PREFS_FORMS = {
+    "listor": "listor",
+    "uppgifter": "uppgifter",
+    "adress": "adress",
+    "avregistrera": "avregistrerad",
+}
+
+
+@post("/installningar/{token:str}/{form:str}", include_in_schema=False, response_headers=PRIVATE)
+async def prefs_submit(
+    token: FromPath[str], form: FromPath[str], request: Request[Any, Any, Any], db: Db
 ) -> Response[Any]:
+    """Every preference-centre form (``export`` and ``radera`` have their own routes)."""
+    if form not in PREFS_FORMS:
+        raise NotFound(MESSAGES["no_such_form"])
     settings = settings_of(request)
     try:
         subscriber = await _prefs_subscriber(request, db, token)
@@ -253,11 +266,11 @@ async def _prefs_action(
     data = await request.form()
     values = {k: str(v) for k, v in data.items() if k != "_csrf_token"}
     try:
-        if action == "listor":
+        if form == "listor":
             await service.set_lists(
                 db, settings, subscriber, [str(v) for v in data.getall("lists", [])]
             )
-        elif action == "uppgifter":
+        elif form == "uppgifter":
             await service.update_details(
                 db,
                 subscriber,
@@ -265,7 +278,7 @@ async def _prefs_action(
                 organisation=values.get("organisation", ""),
                 role=values.get("role", ""),
             )
-        elif action == "adress":
+        elif form == "adress":
             key = f"change-email:{subscriber.id}"
             if not await ratelimit.hit(db, key, 5, 3600):
                 raise ValidationFailed(
@@ -274,42 +287,14 @@ async def _prefs_action(
             await service.request_address_change(
                 db, settings, transport_of(request), subscriber, values.get("new_email", "")
             )
-        elif action == "avregistrerad":
+        else:
             await service.unsubscribe(db, settings, subscriber.id, channel="preference-centre")
     except ValidationFailed as exc:
         context = await _prefs_context(
             db, settings, subscriber, token, errors=exc.fields, values=values
         )
         return Template(template_name=PREFS_PAGE, context=context, status_code=422)
-    return _saved(token, action)
-
-
-@post("/installningar/{token:str}/listor", include_in_schema=False, response_headers=PRIVATE)
-async def prefs_lists(
-    token: FromPath[str], request: Request[Any, Any, Any], db: Db
-) -> Response[Any]:
-    return await _prefs_action(request, db, token, "listor")
-
-
-@post("/installningar/{token:str}/uppgifter", include_in_schema=False, response_headers=PRIVATE)
-async def prefs_details(
-    token: FromPath[str], request: Request[Any, Any, Any], db: Db
-) -> Response[Any]:
-    return await _prefs_action(request, db, token, "uppgifter")
-
-
-@post("/installningar/{token:str}/adress", include_in_schema=False, response_headers=PRIVATE)
-async def prefs_address(
-    token: FromPath[str], request: Request[Any, Any, Any], db: Db
-) -> Response[Any]:
-    return await _prefs_action(request, db, token, "adress")
-
-
-@post("/installningar/{token:str}/avregistrera", include_in_schema=False, response_headers=PRIVATE)
-async def prefs_unsubscribe(
-    token: FromPath[str], request: Request[Any, Any, Any], db: Db
-) -> Response[Any]:
-    return await _prefs_action(request, db, token, "avregistrerad")
+    return _saved(token, PREFS_FORMS[form])
 
 
 @post(
@@ -441,10 +426,7 @@ def contribute(settings: Settings) -> Contribution:
             confirm_page,
             confirm_submit,
             preferences,
-            prefs_lists,
-            prefs_details,
-            prefs_address,
-            prefs_unsubscribe,
+            prefs_submit,
             prefs_export,
             erase_page,
             erase_submit,

@@ -72,6 +72,20 @@ async def test_preference_forms_need_the_csrf_token(client: Client, settings: Se
     assert response.status_code == 403
 
 
+async def test_an_unknown_preference_form_is_a_swedish_404_and_changes_nothing(
+    client: Client, settings: Settings, session: AsyncSession
+) -> None:
+    prefs = await subscribe_confirmed(client, settings, "okand@example.se")
+    page = await client.get(prefs)
+    response = await client.post(
+        prefs + "/avregistrera-allt", data={"_csrf_token": csrf(page.text)}
+    )
+    assert response.status_code == 404
+    assert "Gå tillbaka till dina inställningar" in response.text
+    sub = await _get(session, "okand@example.se")
+    assert sub is not None and sub.status == "active"
+
+
 async def test_hidden_list_cannot_be_joined_by_tampering(
     client: Client, settings: Settings, session: AsyncSession
 ) -> None:
