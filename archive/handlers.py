@@ -26,6 +26,7 @@ from archive import feeds
 from archive import service as archive
 from archive.cache import Cached, Fingerprint, PublicCache
 from archive.feeds import CachedBody
+from service import api
 from service.calendar import format as fmt
 from service.editor.auth import api_guard, current_editor, editor_guard
 from service.errors import NotFound
@@ -387,7 +388,14 @@ def _issue_json(settings: Settings, issue: Any) -> dict[str, Any]:
     }
 
 
-@post("/api/v1/issues/{issue_id:int}/publish-web", guards=[api_guard], status_code=200)
+@post(
+    "/api/v1/issues/{issue_id:int}/publish-web",
+    guards=[api_guard],
+    status_code=200,
+    tags=["Arkiv"],
+    security=api.SECURITY,
+    responses=api.errors(404, 409),
+)
 async def api_publish(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
 ) -> dict[str, Any]:
@@ -396,7 +404,14 @@ async def api_publish(
     return _issue_json(settings_of(request), issue)
 
 
-@post("/api/v1/issues/{issue_id:int}/withdraw", guards=[api_guard], status_code=200)
+@post(
+    "/api/v1/issues/{issue_id:int}/withdraw",
+    guards=[api_guard],
+    status_code=200,
+    tags=["Arkiv"],
+    security=api.SECURITY,
+    responses=api.errors(404),
+)
 async def api_withdraw(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
 ) -> dict[str, Any]:

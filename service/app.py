@@ -6,6 +6,7 @@ import importlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
+from http import HTTPStatus
 from typing import Any
 
 from litestar import Litestar, MediaType, Request, Response, get
@@ -19,6 +20,7 @@ from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
 
+from service import api
 from service.core.session_store import DatabaseStore, LazySessionConfig
 from service.db import create_engine, create_session_factory
 from service.errors import DomainError
@@ -90,16 +92,29 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
     return _error_response(request, exc.status_code, exc.message, exc.fields)
 
 
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return ""
+
+
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    """Framework errors (unparseable or mistyped input, unknown path, wrong method, too large).
+
+    The message is Swedish like every other error; on JSON answers ``detail`` keeps the
+    framework's technical account of what was wrong (e.g. which field had the wrong type).
+    """
     status = exc.status_code
-    if wants_json(request):
-        detail = exc.detail if status < 500 else HTTP_MESSAGES_SV[500]
-        extra = exc.extra if isinstance(exc.extra, (dict, list)) else None
-        body: dict[str, Any] = {"error": detail, "status": status}
-        if extra:
-            body["detail"] = extra
-        return Response(body, status_code=status, media_type=MediaType.JSON, headers=exc.headers)
     message = HTTP_MESSAGES_SV.get(status, HTTP_MESSAGES_SV[400 if status < 500 else 500])
+    if wants_json(request):
+        body: dict[str, Any] = {"error": message, "status": status}
+        if status < 500:
+            if isinstance(exc.extra, (dict, list)) and exc.extra:
+                body["detail"] = exc.extra
+            elif exc.detail and exc.detail != _phrase(status):
+                body["detail"] = {"message": exc.detail}
+        return Response(body, status_code=status, media_type=MediaType.JSON, headers=exc.headers)
     return _error_response(request, status, message, {})
 
 
@@ -196,7 +211,12 @@ def create_app(settings: Settings) -> Litestar:
             NotFoundException: http_error_handler,
             Exception: internal_error_handler,
         },
-        openapi_config=OpenAPIConfig(title="Innanförskapet API", version="1", path="/api/schema"),
+        openapi_config=OpenAPIConfig(
+            title="Innanförskapet API",
+            version="1",
+            path="/api/schema",
+            components=api.COMPONENTS,
+        ),
         request_max_body_size=settings.max_body_bytes,
         debug=False,
     )

@@ -13,6 +13,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service import api
 from service.calendar import service
 from service.calendar.service import ItemFields
 from service.editor.auth import LOGIN_REDIRECT, actor_of, api_guard, current_editor, editor_guard
@@ -22,7 +23,7 @@ from service.settings import Settings
 from service.web import Contribution, settings_of
 
 Db = NamedDependency[AsyncSession]
-API: dict[str, Any] = {"guards": [api_guard], "tags": ["Kalendarium"]}
+API: dict[str, Any] = {"guards": [api_guard], "tags": ["Kalendarium"], "security": api.SECURITY}
 UI: dict[str, Any] = {
     "guards": [editor_guard],
     "exception_handlers": LOGIN_REDIRECT,
@@ -47,12 +48,12 @@ def _from_api(data: CalendarItemIn) -> ItemFields:
     )  # fmt: skip
 
 
-@get("/api/v1/calendar", **API)
+@get("/api/v1/calendar", **API, responses=api.errors())
 async def api_list(db: Db) -> list[CalendarItemOut]:
     return [CalendarItemOut.of(i) for i in await service.list_items(db)]
 
 
-@post("/api/v1/calendar", **API)
+@post("/api/v1/calendar", **API, responses=api.errors(400, 413, 422))
 async def api_create(
     request: Request[Any, Any, Any], db: Db, data: JSONBody[CalendarItemIn]
 ) -> CalendarItemOut:
@@ -62,12 +63,12 @@ async def api_create(
     return CalendarItemOut.of(item)
 
 
-@get("/api/v1/calendar/{item_id:int}", **API)
+@get("/api/v1/calendar/{item_id:int}", **API, responses=api.errors(404))
 async def api_get(db: Db, item_id: FromPath[int]) -> CalendarItemOut:
     return CalendarItemOut.of(await service.get_item(db, item_id))
 
 
-@put("/api/v1/calendar/{item_id:int}", **API)
+@put("/api/v1/calendar/{item_id:int}", **API, responses=api.errors(400, 404, 413, 422))
 async def api_update(
     request: Request[Any, Any, Any], db: Db, item_id: FromPath[int], data: JSONBody[CalendarItemIn]
 ) -> CalendarItemOut:
@@ -75,7 +76,7 @@ async def api_update(
     return CalendarItemOut.of(item)
 
 
-@delete("/api/v1/calendar/{item_id:int}", **API)
+@delete("/api/v1/calendar/{item_id:int}", **API, responses=api.errors(404))
 async def api_delete(request: Request[Any, Any, Any], db: Db, item_id: FromPath[int]) -> None:
     await service.delete_item(db, item_id, actor=_actor(request))
 

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service import api
 from service.delivery import service as delivery
 from service.delivery.cli import STATE_NAMES, STOCKHOLM
 from service.delivery.runner import in_app
@@ -151,28 +153,27 @@ async def delivery_form(
 
 # ---------------------------------------------------------------------- JSON API
 
+API: dict[str, Any] = {"guards": [api_guard], "tags": ["Leverans"], "security": api.SECURITY}
+
+
+@dataclass
+class SendIn:
+    """``at``: when to send (ISO 8601; no zone = Europe/Stockholm). Empty/past = now."""
+
+    at: str | None = None
+
 
 async def _api(
-    request: Request[Any, Any, Any], db: AsyncSession, issue_id: int, action: str
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    issue_id: int,
+    action: str,
+    at: str | None = None,
 ) -> dict[str, Any]:
     settings = settings_of(request)
     actor = await _actor(request, db)
     if action == "send":
-        body: Any = {}
-        raw = await request.body()
-        if raw.strip():
-            try:
-                body = await request.json()
-            except Exception:
-                raise ValidationFailed("Ogiltig JSON.") from None
-        if not isinstance(body, dict):
-            raise ValidationFailed("Ogiltig JSON.")
-        at_value = body.get("at")
-        if at_value is not None and not isinstance(at_value, str):
-            raise ValidationFailed(
-                "Tidpunkten måste vara en ISO-tid.", fields={"at": "ogiltig tidpunkt"}
-            )
-        await delivery.start_send(db, settings, issue_id, at=parse_at(at_value), actor=actor)
+        await delivery.start_send(db, settings, issue_id, at=parse_at(at), actor=actor)
     elif action == "cancel":
         await delivery.cancel(db, issue_id, actor=actor)
     else:
@@ -181,36 +182,48 @@ async def _api(
     return (await delivery.progress(db, issue_id)).as_json()
 
 
-@post("/api/v1/issues/{issue_id:int}/send", guards=[api_guard], status_code=200)
+@post(
+    "/api/v1/issues/{issue_id:int}/send",
+    **API,
+    status_code=200,
+    responses=api.errors(400, 404, 409, 413, 422),
+)
 async def api_send(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+    request: Request[Any, Any, Any],
+    db: Db,
+    issue_id: FromPath[int],
+    data: JSONBody[SendIn | None] = None,
 ) -> dict[str, Any]:
-    """Send now, or schedule with ``{"at": "2026-12-01T08:00+01:00"}``."""
-    return await _api(request, db, issue_id, "send")
+    """Send now, or schedule with ``{"at": "2026-12-01T08:00+01:00"}`` (the body is optional)."""
+    return await _api(request, db, issue_id, "send", at=data.at if data else None)
 
 
-@post("/api/v1/issues/{issue_id:int}/cancel", guards=[api_guard], status_code=200)
+@post(
+    "/api/v1/issues/{issue_id:int}/cancel", **API, status_code=200, responses=api.errors(404, 409)
+)
 async def api_cancel(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
 ) -> dict[str, Any]:
     return await _api(request, db, issue_id, "cancel")
 
 
-@post("/api/v1/issues/{issue_id:int}/pause", guards=[api_guard], status_code=200)
+@post("/api/v1/issues/{issue_id:int}/pause", **API, status_code=200, responses=api.errors(404, 409))
 async def api_pause(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
 ) -> dict[str, Any]:
     return await _api(request, db, issue_id, "pause")
 
 
-@post("/api/v1/issues/{issue_id:int}/resume", guards=[api_guard], status_code=200)
+@post(
+    "/api/v1/issues/{issue_id:int}/resume", **API, status_code=200, responses=api.errors(404, 409)
+)
 async def api_resume(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
 ) -> dict[str, Any]:
     return await _api(request, db, issue_id, "resume")
 
 
-@get("/api/v1/issues/{issue_id:int}/delivery", guards=[api_guard])
+@get("/api/v1/issues/{issue_id:int}/delivery", **API, responses=api.errors(404))
 async def api_status(db: Db, issue_id: FromPath[int]) -> dict[str, Any]:
     """Totals by state, sent per minute, ETA and the recipients who did not get it."""
     return (await delivery.progress(db, issue_id)).as_json()

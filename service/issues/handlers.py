@@ -17,6 +17,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service import api
 from service.calendar import service as calendar_service
 from service.editor.auth import LOGIN_REDIRECT, actor_of, api_guard, current_editor, editor_guard
 from service.errors import ValidationFailed
@@ -42,7 +43,7 @@ from service.settings import Settings
 from service.web import Contribution, settings_of, transport_of
 
 Db = NamedDependency[AsyncSession]
-API: dict[str, Any] = {"guards": [api_guard], "tags": ["Utskick"]}
+API: dict[str, Any] = {"guards": [api_guard], "tags": ["Utskick"], "security": api.SECURITY}
 UI: dict[str, Any] = {
     "guards": [editor_guard],
     "exception_handlers": LOGIN_REDIRECT,
@@ -70,12 +71,12 @@ def _fields(data: JSONBody[IssueIn]) -> IssueFields:
 # ---------------------------------------------------------------- JSON API
 
 
-@get("/api/v1/issues", **API)
+@get("/api/v1/issues", **API, responses=api.errors())
 async def api_list(db: Db) -> list[IssueOut]:
     return [IssueOut.of(i) for i in await service.list_issues(db)]
 
 
-@get("/api/v1/lists", **API)
+@get("/api/v1/lists", **API, responses=api.errors())
 async def api_lists(db: Db) -> list[MailingListOut]:
     """The mailing lists an issue can target (``list_ids``)."""
     return [
@@ -84,7 +85,7 @@ async def api_lists(db: Db) -> list[MailingListOut]:
     ]
 
 
-@post("/api/v1/issues", **API)
+@post("/api/v1/issues", **API, responses=api.errors(400, 413, 422))
 async def api_create(request: Request[Any, Any, Any], db: Db, data: JSONBody[IssueIn]) -> IssueOut:
     editor = current_editor(request)
     issue = await service.create_issue(
@@ -93,12 +94,12 @@ async def api_create(request: Request[Any, Any, Any], db: Db, data: JSONBody[Iss
     return IssueOut.of(issue)
 
 
-@get("/api/v1/issues/{issue_id:int}", **API)
+@get("/api/v1/issues/{issue_id:int}", **API, responses=api.errors(404))
 async def api_get(db: Db, issue_id: FromPath[int]) -> IssueOut:
     return IssueOut.of(await service.get_issue(db, issue_id))
 
 
-@put("/api/v1/issues/{issue_id:int}", **API)
+@put("/api/v1/issues/{issue_id:int}", **API, responses=api.errors(400, 404, 409, 413, 422))
 async def api_update(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], data: JSONBody[IssueIn]
 ) -> IssueOut:
@@ -108,12 +109,12 @@ async def api_update(
     return IssueOut.of(issue)
 
 
-@delete("/api/v1/issues/{issue_id:int}", **API)
+@delete("/api/v1/issues/{issue_id:int}", **API, responses=api.errors(404, 409))
 async def api_delete(request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]) -> None:
     await service.delete_issue(db, issue_id, actor=_actor(request))
 
 
-@post("/api/v1/issues/{issue_id:int}/duplicate", **API)
+@post("/api/v1/issues/{issue_id:int}/duplicate", **API, responses=api.errors(404))
 async def api_duplicate(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
 ) -> IssueOut:
@@ -122,7 +123,7 @@ async def api_duplicate(
     return IssueOut.of(copy)
 
 
-@post("/api/v1/issues/{issue_id:int}/blocks", **API)
+@post("/api/v1/issues/{issue_id:int}/blocks", **API, responses=api.errors(400, 404, 409, 413, 422))
 async def api_add_block(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], data: JSONBody[BlockIn]
 ) -> BlockOut:
@@ -138,7 +139,11 @@ async def api_add_block(
     return BlockOut.of(block)
 
 
-@patch("/api/v1/issues/{issue_id:int}/blocks/{block_id:int}", **API)
+@patch(
+    "/api/v1/issues/{issue_id:int}/blocks/{block_id:int}",
+    **API,
+    responses=api.errors(400, 404, 409, 413, 422),
+)
 async def api_update_block(
     request: Request[Any, Any, Any],
     db: Db,
@@ -152,7 +157,11 @@ async def api_update_block(
     return BlockOut.of(block)
 
 
-@delete("/api/v1/issues/{issue_id:int}/blocks/{block_id:int}", **API)
+@delete(
+    "/api/v1/issues/{issue_id:int}/blocks/{block_id:int}",
+    **API,
+    responses=api.errors(400, 404, 409),
+)
 async def api_delete_block(
     request: Request[Any, Any, Any],
     db: Db,
@@ -164,7 +173,11 @@ async def api_delete_block(
     await service.delete_block(db, issue_id, block_id, version=version, actor=_actor(request))
 
 
-@put("/api/v1/issues/{issue_id:int}/blocks/order", **API)
+@put(
+    "/api/v1/issues/{issue_id:int}/blocks/order",
+    **API,
+    responses=api.errors(400, 404, 409, 413, 422),
+)
 async def api_reorder(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], data: JSONBody[ReorderIn]
 ) -> IssueOut:
@@ -174,7 +187,7 @@ async def api_reorder(
     return IssueOut.of(issue)
 
 
-@get("/api/v1/issues/{issue_id:int}/preview", **API)
+@get("/api/v1/issues/{issue_id:int}/preview", **API, responses=api.errors(404))
 async def api_preview(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
 ) -> PreviewOut:
@@ -183,7 +196,7 @@ async def api_preview(
     return PreviewOut(html=shown.html, text=shown.text, headers=dict(shown.headers))
 
 
-@post("/api/v1/issues/{issue_id:int}/test-send", **API)
+@post("/api/v1/issues/{issue_id:int}/test-send", **API, responses=api.errors(400, 404, 413, 422))
 async def api_test_send(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], data: JSONBody[TestSendIn]
 ) -> TestSendOut:

@@ -17,6 +17,7 @@ from litestar.params import MultipartBody
 from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service import api
 from service.editor.auth import LOGIN_REDIRECT, actor_of, api_guard, current_editor, editor_guard
 from service.errors import ValidationFailed
 from service.issues.schemas import MediaOut
@@ -83,6 +84,7 @@ async def page_upload(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
 
 def contribute(settings: Settings) -> Contribution:
     limit = settings.max_upload_bytes + ENVELOPE
+    api_docs: dict[str, Any] = {"guards": [api_guard], "tags": ["Bilder"], "security": api.SECURITY}
     ui: dict[str, Any] = {
         "guards": [editor_guard],
         "exception_handlers": LOGIN_REDIRECT,
@@ -90,10 +92,13 @@ def contribute(settings: Settings) -> Contribution:
     }
     return Contribution(
         routes=[
-            post("/api/v1/media", guards=[api_guard], tags=["Bilder"], request_max_body_size=limit)(
-                api_upload
-            ),
-            get("/api/v1/media", guards=[api_guard], tags=["Bilder"])(api_list),
+            post(
+                "/api/v1/media",
+                **api_docs,
+                request_max_body_size=limit,
+                responses=api.errors(400, 413, 422),
+            )(api_upload),
+            get("/api/v1/media", **api_docs, responses=api.errors())(api_list),
             get("/redaktion/bilder", **ui)(page_list),
             post("/redaktion/bilder", status_code=200, request_max_body_size=limit, **ui)(
                 page_upload

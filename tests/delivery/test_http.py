@@ -102,7 +102,9 @@ async def test_api_send_status_and_bad_input(client: Client, session: AsyncSessi
     assert bad.status_code == 422
     assert bad.json()["fields"]["at"]
     wrong_type = await client.post(f"{base}/send", headers=auth, json={"at": 5})
-    assert wrong_type.status_code == 422
+    assert wrong_type.status_code == 400  # the documented body says `at` is a string
+    assert wrong_type.json()["error"] == "Förfrågan kunde inte tolkas."
+    assert wrong_type.json()["detail"][0]["key"] == "at"
     missing = await client.post("/api/v1/issues/999999/send", headers=auth, json={})
     assert missing.status_code == 404
     scheduled = await client.post(
