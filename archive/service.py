@@ -22,7 +22,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from service.core import audit
 from service.core.models import KeyValue
-from service.db import utcnow
+from service.db import is_row_id, utcnow
 from service.errors import Conflict, NotFound
 from service.issues.models import Issue
 from service.settings import Settings
@@ -239,7 +239,7 @@ async def archive_fingerprint(session: AsyncSession) -> str:
 
 
 async def _issue(session: AsyncSession, issue_id: int) -> Issue:
-    issue = await session.get(Issue, issue_id)
+    issue = await session.get(Issue, issue_id) if is_row_id(issue_id) else None
     if issue is None:
         raise NotFound("Nyhetsbrevet finns inte.")
     return issue

@@ -35,6 +35,17 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# The largest value of an ``INTEGER`` primary key on PostgreSQL (32-bit). A number from a
+# URL or a request body outside 1..MAX_ID names no row, and must not reach a query: the
+# driver refuses it (asyncpg: out of int32 range; SQLite: above 64 bits) with an error.
+MAX_ID = 2**31 - 1
+
+
+def is_row_id(value: int) -> bool:
+    """Whether ``value`` can be the id of a row (so it is safe to look up)."""
+    return 1 <= value <= MAX_ID
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC timestamp on both backends (SQLite drops the offset)."""
 

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.calendar.models import CalendarItem
 from service.core import audit
+from service.db import is_row_id
 from service.errors import NotFound, ValidationFailed
 from service.settings import Settings
 
@@ -129,7 +130,7 @@ async def list_items(session: AsyncSession) -> list[CalendarItem]:
 
 
 async def get_item(session: AsyncSession, item_id: int) -> CalendarItem:
-    item = await session.get(CalendarItem, item_id)
+    item = await session.get(CalendarItem, item_id) if is_row_id(item_id) else None
     if item is None:
         raise NotFound("Kalenderpunkten finns inte.")
     return item

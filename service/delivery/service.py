@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import audit
-from service.db import is_sqlite, utcnow
+from service.db import is_row_id, is_sqlite, utcnow
 from service.delivery.models import Delivery
 from service.errors import Conflict, NotFound, ValidationFailed
 from service.issues.models import Issue
@@ -42,7 +42,7 @@ async def issue_by_slug(session: AsyncSession, slug: str) -> Issue:
 
 
 async def _issue(session: AsyncSession, issue_id: int) -> Issue:
-    issue = await session.get(Issue, issue_id)
+    issue = await session.get(Issue, issue_id) if is_row_id(issue_id) else None
     if issue is None:
         raise NotFound("Utskicket finns inte.")
     return issue

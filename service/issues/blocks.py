@@ -10,6 +10,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from service.db import is_row_id
 from service.errors import ValidationFailed
 from service.issues.models import BLOCK_KINDS
 from service.media.service import check_external_url
@@ -131,13 +132,15 @@ def validate_block(kind: str, data: dict[str, Any] | None) -> dict[str, Any]:
         item_ids: list[int] = []
         try:
             item_ids = [int(x) for x in raw_ids]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
+            errors["item_ids"] = "Ange kalenderpunkternas nummer."
+        if not all(is_row_id(x) for x in item_ids):
             errors["item_ids"] = "Ange kalenderpunkternas nummer."
         if mode == "selected" and not item_ids and "item_ids" not in errors:
             errors["item_ids"] = "Välj minst en kalenderpunkt."
         try:
             limit = int(data.get("limit") or 5)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             limit = 0
         if not 1 <= limit <= 20:
             errors["limit"] = "Antalet ska vara 1–20."

@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.calendar.format import format_date, format_deadline, format_when
 from service.calendar.models import CalendarItem
+from service.db import is_row_id
 from service.errors import NotFound, ValidationFailed
 from service.issues import placeholders
 from service.issues.markdown import render_markdown
@@ -151,6 +152,7 @@ async def _calendar_items(
 ) -> list[CalendarItem]:
     if data.get("mode") == "selected":
         ids = [int(i) for i in data.get("item_ids") or [] if str(i).lstrip("-").isdigit()]
+        ids = [i for i in ids if is_row_id(i)]
         if not ids:
             return []
         rows = (await session.scalars(select(CalendarItem).where(CalendarItem.id.in_(ids)))).all()
@@ -158,7 +160,7 @@ async def _calendar_items(
         return [by_id[i] for i in ids if i in by_id]
     try:
         limit = max(1, min(20, int(data.get("limit") or 5)))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         limit = 5
     query = (
         select(CalendarItem)
@@ -320,7 +322,7 @@ async def render_issue(
     templates_dir: Path | None = None,
 ) -> RenderedIssue:
     """Render ``issue_id`` once (MJML → HTML, text, web); raises NotFound/ValidationFailed."""
-    issue = await session.get(Issue, issue_id)
+    issue = await session.get(Issue, issue_id) if is_row_id(issue_id) else None
     if issue is None:
         raise NotFound("Nyhetsbrevet finns inte.")
     blocks = await _block_views(session, settings, issue)

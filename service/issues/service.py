@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from service.core import audit
-from service.db import utcnow
+from service.db import is_row_id, utcnow
 from service.errors import Conflict, NotFound, ValidationFailed
 from service.issues.blocks import validate_block
 from service.issues.models import Block, Issue, IssueList
@@ -108,9 +108,10 @@ async def _validate(session: AsyncSession, f: IssueFields) -> dict[str, Any]:
     slug_raw = (f.slug or "").strip()
     slug = slugify(slug_raw or title) if (slug_raw or title) else ""
     list_ids = sorted({int(x) for x in f.list_ids})
+    storable = [i for i in list_ids if is_row_id(i)]
     if list_ids:
         known = set(
-            (await session.execute(select(MailingList.id).where(MailingList.id.in_(list_ids))))
+            (await session.execute(select(MailingList.id).where(MailingList.id.in_(storable))))
             .scalars()
             .all()
         )
@@ -137,7 +138,7 @@ async def _validate(session: AsyncSession, f: IssueFields) -> dict[str, Any]:
 
 
 async def get_issue(session: AsyncSession, issue_id: int) -> Issue:
-    issue = await session.get(Issue, issue_id)
+    issue = await session.get(Issue, issue_id) if is_row_id(issue_id) else None
     if issue is None:
         raise NotFound("Utskicket finns inte.")
     return issue

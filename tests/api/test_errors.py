@@ -1,0 +1,63 @@
+"""What schemathesis found, pinned as plain tests (both backends)."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.editor.helpers import make_editor, make_token
+
+Client = AsyncTestClient[Litestar]
+HUGE = (2**31, 2**63, 2**70)  # beyond PostgreSQL's INTEGER, SQLite's INTEGER, both
+
+
+async def _auth(session: AsyncSession) -> dict[str, str]:
+    await make_editor(session)
+    return {"Authorization": f"Bearer {await make_token(session)}"}
+
+
+async def test_ids_beyond_the_integer_range_are_404_not_500(
+    client: Client, session: AsyncSession
+) -> None:
+    auth = await _auth(session)
+    for big in HUGE:
+        for method, path in (
+            ("GET", f"/api/v1/issues/{big}"),
+            ("GET", f"/api/v1/issues/{big}/preview"),
+            ("GET", f"/api/v1/issues/{big}/delivery"),
+            ("POST", f"/api/v1/issues/{big}/duplicate"),
+            ("POST", f"/api/v1/issues/{big}/send"),
+            ("POST", f"/api/v1/issues/{big}/withdraw"),
+            ("DELETE", f"/api/v1/issues/{big}/blocks/{big}"),
+            ("GET", f"/api/v1/calendar/{big}"),
+            ("DELETE", f"/api/v1/calendar/{big}"),
+        ):
+            response = await client.request(method, path, headers=auth)
+            assert response.status_code == 404, (method, path, response.text)
+            assert response.json()["status"] == 404
+
+
+async def test_list_and_calendar_ids_beyond_the_range_are_field_errors(
+    client: Client, session: AsyncSession
+) -> None:
+    auth = await _auth(session)
+    created = await client.post(
+        "/api/v1/issues",
+        headers=auth,
+        json={"title": "Stora tal", "issue_date": "2026-12-01", "list_ids": [2**40]},
+    )
+    assert created.status_code == 422
+    assert "list_ids" in created.json()["fields"]
+    created = await client.post(
+        "/api/v1/issues", headers=auth, json={"title": "Stora tal", "issue_date": "2026-12-01"}
+    )
+    issue_id = created.json()["id"]
+    block = await client.post(
+        f"/api/v1/issues/{issue_id}/blocks",
+        headers=auth,
+        json={"kind": "calendar", "data": {"mode": "selected", "item_ids": [2**40]}},
+    )
+    assert block.status_code == 422
+    assert "item_ids" in block.json()["fields"]
+    assert (await client.get(f"/api/v1/issues/{issue_id}", headers=auth)).json()["blocks"] == []
