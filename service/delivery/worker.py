@@ -195,11 +195,16 @@ class Worker:
 
     async def _template(self, issue_id: int) -> IssueTemplate:
         async with self.factory() as session:
+            cached = self._templates.get(issue_id)
+            if cached is not None:
+                # One small column per batch; the issue row carries the rendered HTML.
+                rendered_at = await session.scalar(
+                    select(Issue.rendered_at).where(Issue.id == issue_id)
+                )
+                if cached[0] == rendered_at:
+                    return cached[1]
             issue = await session.get(Issue, issue_id)
             assert issue is not None
-            cached = self._templates.get(issue_id)
-            if cached is not None and cached[0] == issue.rendered_at:
-                return cached[1]
             list_ids = list(issue.list_ids)
             first = (
                 await session.execute(
