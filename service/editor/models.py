@@ -1,4 +1,4 @@
-"""Editor accounts and API tokens."""
+"""Editor accounts, API tokens and one-time set-password links."""
 
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ class Editor(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # None while an invited editor has not yet chosen a password through their link.
+    password_set_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class ApiToken(Base):
@@ -38,3 +40,20 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class PasswordLink(Base):
+    """A one-time link with which an editor chooses a password; only its SHA-256 is stored.
+
+    Single use (``used_at``), expiring (``expires_at``); a new link for the same editor,
+    or disabling the editor, uses up the earlier ones.
+    """
+
+    __tablename__ = "editor_password_links"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    editor_id: Mapped[int] = mapped_column(ForeignKey("editors.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -1,4 +1,5 @@
-"""Login → compose (add a block) → preview, in headless Chromium against the real server."""
+"""In headless Chromium against the real server: login → compose (add a block) → preview;
+an admin creates an editor who sets a password through the one-time link."""
 
 from __future__ import annotations
 
@@ -14,12 +15,14 @@ from tests.browser import assert_accessible
 from tests.editor.helpers import PASSWORD
 
 
-def _create_editor(settings: Settings) -> None:
+def _create_editor(
+    settings: Settings, email: str = "red@example.org", role: str = "editor"
+) -> None:
     async def run() -> None:
         engine = create_engine(settings.database_url)
         try:
             async with create_session_factory(engine)() as session:
-                await service.create_editor(session, "red@example.org", PASSWORD, name="Red")
+                await service.create_editor(session, email, PASSWORD, name="Red", role=role)
                 await session.commit()
         finally:
             await engine.dispose()
@@ -59,3 +62,36 @@ def test_login_compose_preview(settings: Settings, live_server: str, browser_pag
     page.get_by_role("link", name="Ren text").click()
     assert "Höstens fackliga forum" in page.locator("pre.mail-text").inner_text()
     assert_accessible(page)
+
+
+def test_admin_creates_editor_who_sets_password(
+    settings: Settings, live_server: str, browser_page: Page
+) -> None:
+    _create_editor(settings, "chef@example.org", role="admin")
+    page = browser_page
+    page.goto(live_server + "/redaktion/logga-in")
+    page.get_by_label("E-postadress").fill("chef@example.org")
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    page.get_by_role("link", name="Redaktörer").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Redaktörer"
+    assert_accessible(page)
+    page.get_by_label("E-postadress", exact=True).fill("ny@example.org")
+    page.get_by_label("Namn", exact=True).fill("Nora Ny")
+    page.get_by_label("Roll", exact=True).select_option("editor")
+    page.get_by_role("button", name="Skapa redaktör").click()
+    assert "Kontot för ny@example.org är skapat" in page.locator("[role=status]").inner_text()
+    assert "Väntar på lösenord" in page.locator("table").inner_text()
+    assert_accessible(page)
+    link = page.locator("#losenordslank").inner_text()
+    page.goto(link.replace(settings.base_url, live_server))
+    assert_accessible(page)
+    page.get_by_label("Nytt lösenord").fill("nora-väljer-ett-långt-lösen")
+    page.get_by_label("Samma lösenord igen").fill("nora-väljer-ett-långt-lösen")
+    page.get_by_role("button", name="Spara lösenordet").click()
+    assert "Ditt lösenord är sparat" in page.locator("[role=status]").inner_text()
+    page.get_by_label("E-postadress").fill("ny@example.org")
+    page.get_by_label("Lösenord").fill("nora-väljer-ett-långt-lösen")
+    page.get_by_role("button", name="Logga in").click()
+    assert "Inloggad som Nora Ny" in page.locator("main").inner_text()
+    assert page.get_by_role("link", name="Redaktörer").count() == 0
