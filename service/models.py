@@ -4,7 +4,7 @@ from service.calendar.models import CalendarItem
 from service.core.models import AuditEntry, HttpSession, KeyValue, RateCounter
 from service.db import Base
 from service.delivery.models import BounceEvent, Delivery, WorkerHeartbeat
-from service.editor.models import ApiToken, Editor
+from service.editor.models import ApiToken, Editor, PasswordLink
 from service.issues.models import Block, Issue, IssueList
 from service.media.models import MediaFile
 from subscribers.models import (
@@ -35,6 +35,7 @@ __all__ = [
     "KeyValue",
     "MailingList",
     "MediaFile",
+    "PasswordLink",
     "RateCounter",
     "Subscriber",
     "Subscription",
