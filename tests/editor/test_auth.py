@@ -21,6 +21,7 @@ from service.editor.auth import (
 )
 from service.editor.models import ApiToken, Editor
 from service.settings import Settings
+from tests.conftest import cli_env
 from tests.editor.helpers import PASSWORD, Client, csrf, login, make_editor, make_token
 
 
@@ -173,7 +174,7 @@ async def test_guards(settings: Settings, session: AsyncSession) -> None:
 def test_cli_create_list_token(settings: Settings) -> None:
     from service.cli import main
 
-    runner = CliRunner(env=_env(settings))
+    runner = CliRunner(env=cli_env(settings))
     created = runner.invoke(
         main,
         [
@@ -212,18 +213,6 @@ def test_cli_create_list_token(settings: Settings) -> None:
     assert "admin@example.org\tadmin\tAda" in listed.output
     token = runner.invoke(main, ["editors", "token", "create", "admin@example.org", "--name", "ci"])
     assert token.exit_code == 0 and token.output.startswith("innan_")
-
-
-def _env(settings: Settings) -> dict[str, str | None]:
-    return {
-        "INNAN_ENV": "test",
-        "INNAN_VAR_DIR": str(settings.var_dir),
-        "INNAN_DATABASE_URL": settings.database_url,
-        "INNAN_BASE_URL": settings.base_url,
-        "INNAN_SECRET_KEY": settings.secret_key,
-        "INNAN_MAIL_FROM": settings.mail_from,
-        "INNAN_RUN_WORKERS": "false",
-    }
 
 
 __all__ = ["Editor"]

@@ -21,7 +21,7 @@ from service.editor import service
 from service.editor.models import ApiToken, Editor, PasswordLink
 from service.errors import Conflict
 from service.settings import Settings
-from tests.conftest import outbox_messages
+from tests.conftest import cli_env, outbox_messages
 from tests.editor.helpers import PASSWORD, Client, csrf, login, make_editor, make_token
 
 ADMIN = "chef@example.org"
@@ -57,16 +57,9 @@ async def _editor(session: AsyncSession, address: str) -> Editor:
 
 async def _cli(settings: Settings, *args: str) -> Result:
     """``innanforskapet editors ...`` (in a thread: the CLI runs its own event loop)."""
-    env = {
-        "INNAN_ENV": "test",
-        "INNAN_VAR_DIR": str(settings.var_dir),
-        "INNAN_DATABASE_URL": settings.database_url,
-        "INNAN_BASE_URL": settings.base_url,
-        "INNAN_SECRET_KEY": settings.secret_key,
-        "INNAN_MAIL_FROM": settings.mail_from,
-        "INNAN_RUN_WORKERS": "false",
-    }
-    return await asyncio.to_thread(CliRunner(env=env).invoke, main, ["editors", *args])
+    return await asyncio.to_thread(
+        CliRunner(env=cli_env(settings)).invoke, main, ["editors", *args]
+    )
 
 
 async def _count_editors(session: AsyncSession) -> int:
