@@ -1,12 +1,14 @@
 """Archive benchmark: requests/s and p99 for public pages and feeds vs a static file.
 
-A temporary SQLite database gets the demo content plus copies of the August 2019 issue
-(500 archived issues) and 300 calendar items. The app is served by uvicorn (one
-process) on a loopback port; for each measured URL a static file of the same size is
-placed under the app's ``/media`` static route, and ``wrk -t2 -c32 -d10s --latency`` is
-run against both in the same run, each after a 2-second untimed warm-up run. Targets:
-feeds and issue pages ≥ 0.5× the static file, p99 < 50 ms at 32 connections.
-``BENCH_ARCHIVE_SECONDS`` shortens the runs.
+A temporary database (SQLite, then PostgreSQL) gets the demo content plus copies of
+the August 2019 issue (500 archived issues) and 300 calendar items. The app is served
+by uvicorn (one process) on a loopback port; for each measured URL a static file of the
+same size is placed under the app's ``/media`` static route, and
+``wrk -t2 -c32 -d10s --latency`` is run against both in the same run, each after a
+2-second untimed warm-up run. Targets: feeds and issue pages ≥ 0.5× the static file,
+p99 < 50 ms at 32 connections. ``BENCH_ARCHIVE_SECONDS`` shortens the runs;
+``INNAN_BENCH_ARCHIVE_BACKENDS=sqlite,postgresql`` chooses the databases (PostgreSQL: a
+temporary ``innan_bench_*`` database, dropped afterwards).
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
 import httpx
+
+from bench.bench_send import _pg
 
 ISSUES = 500
 WARMUP_SECONDS = 2
@@ -149,35 +154,30 @@ def _wrk(url: str, seconds: int) -> tuple[float, float]:
     return rps, p99
 
 
-def main() -> None:
-    if shutil.which("wrk") is None:
-        print("wrk is not installed (make system-deps); skipping the archive benchmark")
-        return
-    seconds = int(os.environ.get("BENCH_ARCHIVE_SECONDS", "10"))
-    work = Path(tempfile.mkdtemp(prefix="bench-archive-"))
-    server: subprocess.Popen[bytes] | None = None
-    try:
-        from service.migrate import upgrade
+def _measure(backend: str, url: str, work: Path, seconds: int) -> None:
+    """Seed ``url``, serve it with one uvicorn process and print one table."""
+    from service.migrate import upgrade
 
-        url = f"sqlite+aiosqlite:///{work / 'bench.db'}"
-        upgrade(url)
-        port = _free_port()
-        env = _env(work, url, port)
-        asyncio.run(_seed(env))
-        server = subprocess.Popen(
-            [
-                sys.executable,
-                "-c",
-                "from service.cli import main; main()",
-                "serve",
-                "--no-workers",
-                "--port",
-                str(port),
-            ],
-            env={**os.environ, **env},
-            stdout=subprocess.DEVNULL,
-            stderr=open(work / "server.log", "wb"),  # noqa: SIM115 - closed with the process
-        )
+    upgrade(url)
+    port = _free_port()
+    env = _env(work, url, port)
+    asyncio.run(_seed(env))
+    log = open(work / "server.log", "wb")  # noqa: SIM115 - closed below
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from service.cli import main; main()",
+            "serve",
+            "--no-workers",
+            "--port",
+            str(port),
+        ],
+        env={**os.environ, **env},
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
+    try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
         while True:
@@ -191,7 +191,7 @@ def main() -> None:
         media = work / "media"
         media.mkdir(parents=True, exist_ok=True)
         print(
-            f"{ISSUES} issues, {CALENDAR_ITEMS} calendar items, SQLite, uvicorn x1, "
+            f"{ISSUES} issues, {CALENDAR_ITEMS} calendar items, {backend}, uvicorn x1, "
             f"wrk -t2 -c32 -d{seconds}s"
         )
         print(
@@ -214,13 +214,35 @@ def main() -> None:
                 flush=True,
             )
     finally:
-        if server is not None:
-            server.terminate()
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        shutil.rmtree(work, ignore_errors=True)
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+def main() -> None:
+    if shutil.which("wrk") is None:
+        print("wrk is not installed (make system-deps); skipping the archive benchmark")
+        return
+    seconds = int(os.environ.get("BENCH_ARCHIVE_SECONDS", "10"))
+    backends = os.environ.get("INNAN_BENCH_ARCHIVE_BACKENDS", "sqlite,postgresql").split(",")
+    for backend in backends:
+        work = Path(tempfile.mkdtemp(prefix="bench-archive-"))
+        pg_name = None
+        try:
+            if backend == "sqlite":
+                url = f"sqlite+aiosqlite:///{work / 'bench.db'}"
+            else:
+                pg_name = f"innan_bench_{uuid.uuid4().hex[:8]}"
+                asyncio.run(_pg(f'CREATE DATABASE "{pg_name}"'))
+                url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_name}"
+            _measure(backend, url, work, seconds)
+        finally:
+            if pg_name:
+                asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
