@@ -27,7 +27,7 @@ from service.errors import DomainError
 from service.health import healthz, readyz
 from service.mail.transport import make_transport
 from service.settings import TEMPLATES_DIR, Settings
-from service.web import Contribution, provide_db
+from service.web import Contribution, options_handlers, provide_db
 
 log = logging.getLogger("innanforskapet")
 
@@ -160,6 +160,7 @@ def create_app(settings: Settings) -> Litestar:
     for contribution in contributions:
         routes.extend(contribution.routes)
         csrf_exclude.extend(contribution.csrf_exclude)
+    routes[:0] = options_handlers(routes)
 
     media_dir = settings.media_dir
     media_dir.mkdir(parents=True, exist_ok=True)

@@ -12,8 +12,10 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-from litestar import Litestar, Request
+from litestar import Litestar, Request, Response, route
 from litestar.datastructures import State
+from litestar.handlers import HTTPRouteHandler
+from litestar.status_codes import HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.mail.transport import Transport
@@ -43,6 +45,38 @@ def transport_of(request: Request[Any, Any, Any] | Litestar) -> Transport:
     state = request.state if isinstance(request, Litestar) else request.app.state
     transport: Transport = state.transport
     return transport
+
+
+def options_handlers(routes: list[Any]) -> list[HTTPRouteHandler]:
+    """``OPTIONS`` handlers for the paths that several handler functions share.
+
+    Litestar 2 answers ``OPTIONS`` on such a path with an ``Allow`` header that lists
+    only the methods of the handler registered first (litestar-org/litestar#4169, fixed
+    in 3.0), e.g. ``GET, OPTIONS`` for ``/api/v1/issues`` although ``POST`` is served
+    too. An explicit handler per shared path, registered before the others, lists them
+    all. Paths with one handler keep Litestar's own, which is right.
+    """
+    methods: dict[str, set[str]] = {}
+    handlers: dict[str, int] = {}
+    for handler in routes:
+        if isinstance(handler, HTTPRouteHandler):
+            for path in handler.paths:
+                methods.setdefault(path, set()).update(handler.http_methods)
+                handlers[path] = handlers.get(path, 0) + 1
+    return [
+        _options_handler(path, ", ".join(sorted(found | {"OPTIONS"})))
+        for path, found in methods.items()
+        if handlers[path] > 1 and "OPTIONS" not in found
+    ]
+
+
+def _options_handler(path: str, allow: str) -> HTTPRouteHandler:
+    def options() -> Response[None]:
+        return Response(content=None, status_code=HTTP_204_NO_CONTENT, headers={"Allow": allow})
+
+    return route(path, http_method="OPTIONS", include_in_schema=False, sync_to_thread=False)(
+        options
+    )
 
 
 def session_factory_of(app: Litestar) -> async_sessionmaker[AsyncSession]:

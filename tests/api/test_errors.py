@@ -61,3 +61,38 @@ async def test_list_and_calendar_ids_beyond_the_range_are_field_errors(
     assert block.status_code == 422
     assert "item_ids" in block.json()["fields"]
     assert (await client.get(f"/api/v1/issues/{issue_id}", headers=auth)).json()["blocks"] == []
+
+
+async def test_options_lists_every_method_of_a_path(client: Client) -> None:
+    # Litestar 2 listed only the first handler's methods (litestar-org/litestar#4169).
+    for path, allow in (
+        ("/api/v1/issues", "GET, OPTIONS, POST"),
+        ("/api/v1/issues/1", "DELETE, GET, OPTIONS, PUT"),
+        ("/api/v1/issues/1/blocks/1", "DELETE, OPTIONS, PATCH"),
+        ("/api/v1/calendar/1", "DELETE, GET, OPTIONS, PUT"),
+        ("/api/v1/media", "GET, OPTIONS, POST"),
+        ("/api/v1/issues/1/preview", "GET, OPTIONS"),  # one handler: Litestar's own answer
+    ):
+        response = await client.options(path)
+        assert response.status_code == 204, path
+        assert response.headers["allow"] == allow, path
+
+
+async def test_framework_errors_are_swedish_with_the_technical_detail(
+    client: Client, session: AsyncSession
+) -> None:
+    auth = await _auth(session)
+    malformed = await client.post(
+        "/api/v1/issues", headers={**auth, "Content-Type": "application/json"}, content=b"{"
+    )
+    assert malformed.status_code == 400
+    assert malformed.json()["error"] == "Förfrågan kunde inte tolkas."
+    assert malformed.json()["detail"]["message"]  # e.g. "Input data was truncated"
+    mistyped = await client.post(
+        "/api/v1/issues", headers=auth, json={"title": 5, "issue_date": "2026-12-01"}
+    )
+    assert mistyped.status_code == 400
+    assert mistyped.json()["detail"][0]["key"] == "title"
+    wrong_method = await client.request("TRACE", "/api/v1/issues", headers=auth)
+    assert wrong_method.status_code == 405
+    assert wrong_method.json()["error"] == "Den metoden stöds inte på den här adressen."
