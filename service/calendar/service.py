@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.calendar.models import CalendarItem
 from service.core import audit
+from service.core.text import MULTI_LINE_MESSAGE, SINGLE_LINE_MESSAGE, has_control_chars
 from service.db import is_row_id
 from service.errors import NotFound, ValidationFailed
 from service.settings import Settings
@@ -75,11 +76,17 @@ def validate(f: ItemFields) -> dict[str, object]:
         errors["title"] = "Ange en rubrik (tema)."
     elif len(title) > 200:
         errors["title"] = "Högst 200 tecken."
+    elif has_control_chars(title):
+        errors["title"] = SINGLE_LINE_MESSAGE
     limits = {"place": 300, "organiser": 200, "description": 5000, "link": 1000}
     texts = {k: (getattr(f, k) or "").strip() for k in limits}
     for key, maximum in limits.items():
         if len(texts[key]) > maximum:
             errors[key] = f"Högst {maximum} tecken."
+        elif key == "description" and has_control_chars(texts[key], multiline=True):
+            errors[key] = MULTI_LINE_MESSAGE
+        elif key != "description" and has_control_chars(texts[key]):
+            errors[key] = SINGLE_LINE_MESSAGE
     link = texts["link"]
     if link and "link" not in errors:
         parts = urlsplit(link)

@@ -10,6 +10,7 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from service.core.text import MULTI_LINE_MESSAGE, SINGLE_LINE_MESSAGE, has_control_chars
 from service.db import is_row_id
 from service.errors import ValidationFailed
 from service.issues.models import BLOCK_KINDS
@@ -43,6 +44,8 @@ def _text(
         errors[key] = "Fältet får inte vara tomt."
     elif len(value) > maximum:
         errors[key] = f"Högst {maximum} tecken (nu {len(value)})."
+    elif has_control_chars(value):
+        errors[key] = SINGLE_LINE_MESSAGE
     return value
 
 
@@ -50,6 +53,8 @@ def _markdown(errors: dict[str, str], data: dict[str, Any], key: str) -> str:
     value = _str(data, key)
     if len(value) > MAX_BODY:
         errors[key] = f"Texten är för lång (högst {MAX_BODY} tecken)."
+    elif has_control_chars(value, multiline=True):
+        errors[key] = MULTI_LINE_MESSAGE
     elif _BAD_MD_LINK.search(value):
         errors[key] = "En länk i texten måste börja med http://, https:// eller mailto:."
     return value
@@ -65,6 +70,8 @@ def is_link_url(url: str, *, mailto: bool = True) -> bool:
 def _url(errors: dict[str, str], key: str, value: str, *, mailto: bool) -> str:
     if len(value) > 1000:
         errors[key] = "Länken är för lång."
+    elif has_control_chars(value):
+        errors[key] = "Länken innehåller otillåtna tecken."
     elif not is_link_url(value, mailto=mailto):
         allowed = "http://, https:// eller mailto:" if mailto else "http:// eller https://"
         errors[key] = f"Länken måste börja med {allowed}."
@@ -97,9 +104,13 @@ def validate_block(kind: str, data: dict[str, Any] | None) -> dict[str, Any]:
                 errors["image.alt"] = "En bild måste ha en alternativtext."
             elif len(alt) > 300:
                 errors["image.alt"] = "Högst 300 tecken."
+            elif has_control_chars(alt):
+                errors["image.alt"] = SINGLE_LINE_MESSAGE
             caption = _str(image, "caption")
             if len(caption) > 300:
                 errors["image.caption"] = "Högst 300 tecken."
+            elif has_control_chars(caption):
+                errors["image.caption"] = SINGLE_LINE_MESSAGE
             clean["image"] = {"src": src, "alt": alt, "caption": caption}
         link = data.get("link")
         if isinstance(link, dict) and _str(link, "url"):
@@ -107,6 +118,8 @@ def validate_block(kind: str, data: dict[str, Any] | None) -> dict[str, Any]:
             label = _str(link, "label") or "Läs mer"
             if len(label) > 80:
                 errors["link.label"] = "Högst 80 tecken."
+            elif has_control_chars(label):
+                errors["link.label"] = SINGLE_LINE_MESSAGE
             clean["link"] = {"url": url, "label": label}
     elif kind == "notice":
         clean = {

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from service.core import audit
+from service.core.text import SINGLE_LINE_MESSAGE, has_control_chars
 from service.db import is_row_id, utcnow
 from service.errors import Conflict, NotFound, ValidationFailed
 from service.issues.blocks import validate_block
@@ -87,14 +88,18 @@ async def _validate(session: AsyncSession, f: IssueFields) -> dict[str, Any]:
         errors["title"] = "Ange en rubrik."
     elif len(title) > 200:
         errors["title"] = "Rubriken får vara högst 200 tecken."
+    elif has_control_chars(title):
+        errors["title"] = SINGLE_LINE_MESSAGE
     subject = (f.subject or "").strip() or title
     if len(subject) > 200:
         errors["subject"] = "Ämnesraden får vara högst 200 tecken."
-    if "\n" in subject or "\r" in subject:
-        errors["subject"] = "Ämnesraden får inte innehålla radbrytningar."
+    if has_control_chars(subject):
+        errors["subject"] = "Ämnesraden får inte innehålla radbrytningar eller andra styrtecken."
     preheader = (f.preheader or "").strip()
     if len(preheader) > 300:
         errors["preheader"] = "Förhandstexten får vara högst 300 tecken."
+    elif has_control_chars(preheader):
+        errors["preheader"] = SINGLE_LINE_MESSAGE
     issue_date: date | None = None
     if isinstance(f.issue_date, date):
         issue_date = f.issue_date
@@ -121,6 +126,8 @@ async def _validate(session: AsyncSession, f: IssueFields) -> dict[str, Any]:
     roles = [r.strip() for r in f.roles if r and r.strip()]
     if any(len(x) > 200 for x in orgs + roles) or len(orgs) > 200 or len(roles) > 50:
         errors["organisations"] = "För många eller för långa organisationer/roller."
+    elif any(has_control_chars(x) for x in orgs + roles):
+        errors["organisations"] = SINGLE_LINE_MESSAGE
     if errors:
         raise ValidationFailed(
             "Utskicket innehåller fel. Rätta de markerade fälten.", fields=errors

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import audit
+from service.core.text import has_control_chars, without_control_chars
 from service.errors import ValidationFailed
 from service.media.models import MediaFile
 from service.settings import Settings
@@ -83,7 +84,7 @@ async def store_upload(
     media = MediaFile(
         sha256=digest,
         filename=filename,
-        original_name=(original_name or "")[:255],
+        original_name=without_control_chars(original_name or "")[:255],
         content_type=content_type,
         size=len(data),
         width=width,
@@ -122,6 +123,8 @@ def check_external_url(url: str, *, field: str = "image_src") -> str:
     value = (url or "").strip()
     if len(value) > 1000:
         raise ValidationFailed("Bildadressen är för lång.", fields={field: "för lång"})
+    if has_control_chars(value):
+        raise ValidationFailed(bad, fields={field: "otillåtna tecken"})
     parts = urlsplit(value)
     if parts.scheme.lower() != "https" or not parts.hostname:
         raise ValidationFailed(bad, fields={field: "endast https"})

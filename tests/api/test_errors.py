@@ -96,3 +96,47 @@ async def test_framework_errors_are_swedish_with_the_technical_detail(
     wrong_method = await client.request("TRACE", "/api/v1/issues", headers=auth)
     assert wrong_method.status_code == 405
     assert wrong_method.json()["error"] == "Den metoden stöds inte på den här adressen."
+
+
+async def test_control_characters_are_field_errors_not_500(
+    client: Client, session: AsyncSession
+) -> None:
+    # PostgreSQL refuses NUL in text; SQLite stored it and the mail broke later.
+    auth = await _auth(session)
+    nul = "\x00"
+    bad_issues = (
+        ({"title": f"a{nul}b"}, "title"),
+        ({"title": "Ok", "preheader": "x\x01"}, "preheader"),
+        ({"title": "Ok", "subject": "Rad\nBcc: x@example.org"}, "subject"),
+        ({"title": "Ok", "roles": [f"x{nul}"]}, "organisations"),
+    )
+    for fields, field in bad_issues:
+        body = {"issue_date": "2026-12-01", **fields}
+        response = await client.post("/api/v1/issues", headers=auth, json=body)
+        assert response.status_code == 422, (fields, response.text)
+        assert field in response.json()["fields"], fields
+    bad_item = {"title": "Träff", "start_date": "2026-12-01", "all_day": True}
+    for key in ("title", "place", "organiser", "description", "link"):
+        response = await client.post(
+            "/api/v1/calendar", headers=auth, json={**bad_item, key: f"x{nul}y"}
+        )
+        assert response.status_code == 422, (key, response.text)
+        assert key in response.json()["fields"]
+    multi_line = {**bad_item, "description": "Rad ett\r\nRad två\tmed tabb"}
+    assert (await client.post("/api/v1/calendar", headers=auth, json=multi_line)).is_success
+    issue = await client.post(
+        "/api/v1/issues", headers=auth, json={"title": "Ok", "issue_date": "2026-12-01"}
+    )
+    blocks = f"/api/v1/issues/{issue.json()['id']}/blocks"
+    for data, kind, field in (
+        ({"text": f"a{nul}"}, "heading", "text"),
+        ({"body": f"a{nul}"}, "notice", "body"),
+        ({"heading": "h", "link": {"url": f"https://example.org/{nul}"}}, "article", "link.url"),
+        ({"heading": "h", "image": {"src": f"https://example.org/{nul}.png", "alt": "x"}},
+         "article", "image.src"),
+    ):  # fmt: skip
+        response = await client.post(blocks, headers=auth, json={"kind": kind, "data": data})
+        assert response.status_code == 422, (data, response.text)
+        assert field in response.json()["fields"], data
+    notice = {"kind": "notice", "data": {"body": "Rad ett\n\nRad två"}}
+    assert (await client.post(blocks, headers=auth, json=notice)).status_code == 201
