@@ -394,7 +394,7 @@ def _issue_json(settings: Settings, issue: Any) -> dict[str, Any]:
     status_code=200,
     tags=["Arkiv"],
     security=api.SECURITY,
-    responses=api.errors(404, 409),
+    responses=api.errors(400, 404, 409),
 )
 async def api_publish(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
@@ -410,7 +410,7 @@ async def api_publish(
     status_code=200,
     tags=["Arkiv"],
     security=api.SECURITY,
-    responses=api.errors(404),
+    responses=api.errors(400, 404),
 )
 async def api_withdraw(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]

@@ -63,7 +63,7 @@ async def api_create(
     return CalendarItemOut.of(item)
 
 
-@get("/api/v1/calendar/{item_id:int}", **API, responses=api.errors(404))
+@get("/api/v1/calendar/{item_id:int}", **API, responses=api.errors(400, 404))
 async def api_get(db: Db, item_id: FromPath[int]) -> CalendarItemOut:
     return CalendarItemOut.of(await service.get_item(db, item_id))
 
@@ -76,7 +76,7 @@ async def api_update(
     return CalendarItemOut.of(item)
 
 
-@delete("/api/v1/calendar/{item_id:int}", **API, responses=api.errors(404))
+@delete("/api/v1/calendar/{item_id:int}", **API, responses=api.errors(400, 404))
 async def api_delete(request: Request[Any, Any, Any], db: Db, item_id: FromPath[int]) -> None:
     await service.delete_item(db, item_id, actor=_actor(request))
 

@@ -157,6 +157,40 @@ API: dict[str, Any] = {"guards": [api_guard], "tags": ["Leverans"], "security": 
 
 
 @dataclass
+class DeliveryProblemOut:
+    """A recipient who did not get the issue, and why."""
+
+    delivery_id: int
+    state: str  # failed | bounced | skipped
+    reason: str
+    attempts: int
+    email: str  # "(raderad)" when the subscriber has since been erased
+
+
+@dataclass
+class DeliveryOut:
+    """Progress of an issue's delivery: totals by state, pace, ETA and the problems."""
+
+    issue_id: int
+    slug: str
+    status: str  # draft | scheduled | sending | sent | cancelled
+    paused: bool
+    scheduled_at: datetime | None
+    total: int
+    totals: dict[str, int]
+    sent_per_minute: float
+    eta_seconds: int | None
+    problems: list[DeliveryProblemOut]
+
+    @classmethod
+    def of(cls, progress: delivery.Progress) -> DeliveryOut:
+        data = progress.as_json()
+        data["scheduled_at"] = progress.scheduled_at
+        data["problems"] = [DeliveryProblemOut(**row) for row in data["problems"]]
+        return cls(**data)
+
+
+@dataclass
 class SendIn:
     """``at``: when to send (ISO 8601; no zone = Europe/Stockholm). Empty/past = now."""
 
@@ -169,7 +203,7 @@ async def _api(
     issue_id: int,
     action: str,
     at: str | None = None,
-) -> dict[str, Any]:
+) -> DeliveryOut:
     settings = settings_of(request)
     actor = await _actor(request, db)
     if action == "send":
@@ -179,7 +213,7 @@ async def _api(
     else:
         await delivery.set_paused(db, issue_id, action == "pause", actor=actor)
     await db.flush()
-    return (await delivery.progress(db, issue_id)).as_json()
+    return DeliveryOut.of(await delivery.progress(db, issue_id))
 
 
 @post(
@@ -193,40 +227,51 @@ async def api_send(
     db: Db,
     issue_id: FromPath[int],
     data: JSONBody[SendIn | None] = None,
-) -> dict[str, Any]:
+) -> DeliveryOut:
     """Send now, or schedule with ``{"at": "2026-12-01T08:00+01:00"}`` (the body is optional)."""
     return await _api(request, db, issue_id, "send", at=data.at if data else None)
 
 
 @post(
-    "/api/v1/issues/{issue_id:int}/cancel", **API, status_code=200, responses=api.errors(404, 409)
+    "/api/v1/issues/{issue_id:int}/cancel",
+    **API,
+    status_code=200,
+    responses=api.errors(400, 404, 409),
 )
 async def api_cancel(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> dict[str, Any]:
+) -> DeliveryOut:
     return await _api(request, db, issue_id, "cancel")
 
 
-@post("/api/v1/issues/{issue_id:int}/pause", **API, status_code=200, responses=api.errors(404, 409))
+@post(
+    "/api/v1/issues/{issue_id:int}/pause",
+    **API,
+    status_code=200,
+    responses=api.errors(400, 404, 409),
+)
 async def api_pause(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> dict[str, Any]:
+) -> DeliveryOut:
     return await _api(request, db, issue_id, "pause")
 
 
 @post(
-    "/api/v1/issues/{issue_id:int}/resume", **API, status_code=200, responses=api.errors(404, 409)
+    "/api/v1/issues/{issue_id:int}/resume",
+    **API,
+    status_code=200,
+    responses=api.errors(400, 404, 409),
 )
 async def api_resume(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> dict[str, Any]:
+) -> DeliveryOut:
     return await _api(request, db, issue_id, "resume")
 
 
-@get("/api/v1/issues/{issue_id:int}/delivery", **API, responses=api.errors(404))
-async def api_status(db: Db, issue_id: FromPath[int]) -> dict[str, Any]:
+@get("/api/v1/issues/{issue_id:int}/delivery", **API, responses=api.errors(400, 404))
+async def api_status(db: Db, issue_id: FromPath[int]) -> DeliveryOut:
     """Totals by state, sent per minute, ETA and the recipients who did not get it."""
-    return (await delivery.progress(db, issue_id)).as_json()
+    return DeliveryOut.of(await delivery.progress(db, issue_id))
 
 
 def contribute(settings: Settings) -> Contribution:

@@ -94,7 +94,7 @@ async def api_create(request: Request[Any, Any, Any], db: Db, data: JSONBody[Iss
     return IssueOut.of(issue)
 
 
-@get("/api/v1/issues/{issue_id:int}", **API, responses=api.errors(404))
+@get("/api/v1/issues/{issue_id:int}", **API, responses=api.errors(400, 404))
 async def api_get(db: Db, issue_id: FromPath[int]) -> IssueOut:
     return IssueOut.of(await service.get_issue(db, issue_id))
 
@@ -109,12 +109,12 @@ async def api_update(
     return IssueOut.of(issue)
 
 
-@delete("/api/v1/issues/{issue_id:int}", **API, responses=api.errors(404, 409))
+@delete("/api/v1/issues/{issue_id:int}", **API, responses=api.errors(400, 404, 409))
 async def api_delete(request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]) -> None:
     await service.delete_issue(db, issue_id, actor=_actor(request))
 
 
-@post("/api/v1/issues/{issue_id:int}/duplicate", **API, responses=api.errors(404))
+@post("/api/v1/issues/{issue_id:int}/duplicate", **API, responses=api.errors(400, 404))
 async def api_duplicate(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
 ) -> IssueOut:
@@ -187,7 +187,7 @@ async def api_reorder(
     return IssueOut.of(issue)
 
 
-@get("/api/v1/issues/{issue_id:int}/preview", **API, responses=api.errors(404))
+@get("/api/v1/issues/{issue_id:int}/preview", **API, responses=api.errors(400, 404))
 async def api_preview(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
 ) -> PreviewOut:

@@ -60,7 +60,13 @@ DEMO = {
 }
 CONFIG: dict[str, Any] = {
     "seed": 20190801,
-    "generation": {"max-examples": MAX_EXAMPLES, "deterministic": True, "database": "none"},
+    "generation": {
+        "max-examples": MAX_EXAMPLES,
+        "deterministic": True,
+        "database": "none",
+        # Unknown query parameters are ignored, as HTTP APIs do; not a failure to accept.
+        "allow-extra-parameters": False,
+    },
     "checks": {
         # A request can be schema-valid and still wrong as a whole: an end before its
         # start, an address that is no e-mail address, a title of only spaces. The API
