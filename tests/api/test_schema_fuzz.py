@@ -8,25 +8,20 @@ and checks every answer with its default checks: no server error (5xx), the stat
 and content type are documented, the body matches the documented schema, a request the
 schema calls valid is not rejected as malformed, one it calls invalid is rejected, a
 request without the API key gets 401, and unsupported methods and ``OPTIONS`` answer
-with a correct ``Allow`` header. ``test_api_call_sequences_conform_to_schema`` does the
-same for chains of calls (create, add a block, reorder, send, pause, ...).
+with a correct ``Allow`` header.
 
 Deterministic and bounded: fixed seed, derandomized Hypothesis, no example database, at
-most ``MAX_EXAMPLES`` random examples per operation and phase, ``SEQUENCES`` chains of at
-most ``SEQUENCE_STEPS`` calls, no deadline; about 55 s per backend on two cores. Mail
-goes to the outbox directory (the test settings have no SMTP server) and no worker runs,
-so ``send`` only queues a delivery.
+most ``MAX_EXAMPLES`` random examples per operation and phase, no deadline. Mail goes to
+the outbox directory (the test settings have no SMTP server) and no worker runs, so
+``send`` only queues a delivery.
 
 The schema is loaded once, at import, from an app built for that purpose (the document
-does not depend on the database), and each test's requests go to that test's app
-(``CurrentApp``); ``test_served_schema_is_the_fuzzed_one`` checks that the running app
-serves the same document at ``/api/schema/openapi.json``. (``schemathesis.pytest.
-from_fixture`` would load it per test, but fails on pytest 9.2 in schemathesis 4.32.5.)
+does not depend on the database); ``test_served_schema_is_the_fuzzed_one`` checks that
+the running app serves the same document at ``/api/schema/openapi.json``.
 """
 
 from __future__ import annotations
 
-import copy
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -53,7 +48,6 @@ from tests.editor.helpers import make_editor, make_token
 
 SCHEMA_PATH = "/api/schema/openapi.json"
 MAX_EXAMPLES = 25
-SEQUENCES, SEQUENCE_STEPS = 30, 10
 # What the demo content holds on a fresh database (checked by the ``api_token`` fixture):
 # issue 1 (sent, blocks 1-10), issue 2 (a draft, blocks 11-14), calendar items 1-6 and
 # lists 1-3. Random ids would almost always be 404; these let most requests reach
@@ -124,18 +118,10 @@ class CurrentApp:
         await self.app(scope, receive, send)
 
 
-def _schema() -> schemathesis.schemas.BaseSchema:
-    # A copy each: the stateful test adds the links it infers to its schema's document.
-    loaded = schemathesis.openapi.from_dict(
-        copy.deepcopy(DOCUMENT), config=SchemathesisConfig.from_dict(CONFIG)
-    )
-    loaded.app = CURRENT
-    return loaded
-
-
 CURRENT = CurrentApp()
 DOCUMENT = _schema_document()
-schema = _schema()
+schema = schemathesis.openapi.from_dict(DOCUMENT, config=SchemathesisConfig.from_dict(CONFIG))
+schema.app = CURRENT
 
 
 @pytest.fixture
@@ -169,26 +155,6 @@ def test_api_conforms_to_schema(
     case: schemathesis.Case, fuzz_app: Litestar, api_token: str
 ) -> None:
     case.call_and_validate(headers={"Authorization": f"Bearer {api_token}"})
-
-
-def test_api_call_sequences_conform_to_schema(fuzz_app: Litestar, api_token: str) -> None:
-    """Chains of calls along the links schemathesis infers from the schema (create an
-    issue, add a block, reorder, preview, test-send, send, pause, ...), same checks."""
-    auth = {"Authorization": f"Bearer {api_token}"}
-
-    class Sequences(_schema().as_state_machine()):  # type: ignore[misc]
-        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
-            return {**super().get_call_kwargs(case), "headers": auth}
-
-    Sequences.run(
-        settings=hypothesis.settings(
-            max_examples=SEQUENCES,
-            stateful_step_count=SEQUENCE_STEPS,
-            derandomize=True,
-            database=None,
-            deadline=None,
-        )
-    )
 
 
 async def test_served_schema_is_the_fuzzed_one(app: Litestar) -> None:
