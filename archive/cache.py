@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, select, true
+from sqlalchemy import Select, select, true
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.calendar.models import CalendarItem
-from service.issues.models import Issue
+from archive import calendar
+from archive import service as archive
 
 DEFAULT_BUDGET_BYTES = 32 * 1024 * 1024
 EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
@@ -57,23 +57,10 @@ class Cached:
 
 
 def _fingerprint_query() -> Select[Any]:
-    published = and_(Issue.web_published_at.is_not(None), Issue.archive_withdrawn.is_(False))
-    issues = (
-        select(
-            func.count(Issue.id),
-            func.max(Issue.updated_at),
-            func.max(Issue.web_published_at),
-            func.sum(Issue.version),
-        )
-        .where(published)
-        .subquery()
-    )
-    items = select(
-        func.count(CalendarItem.id),
-        func.max(CalendarItem.updated_at),
-        func.sum(CalendarItem.sequence),
-    ).subquery()
-    # Two one-row aggregates side by side (a join on TRUE, not an accidental product).
+    """The archive's and the calendar's fingerprint rows side by side, in one query."""
+    issues = archive.fingerprint_select().subquery()
+    items = calendar.fingerprint_select().subquery()
+    # Two one-row aggregates (a join on TRUE, not an accidental product).
     return select(issues, items).select_from(issues.join(items, true()))
 
 
@@ -88,8 +75,6 @@ class PublicCache:
         self._next: asyncio.Future[Fingerprint] | None = None
         self._reader: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self.hits = 0
-        self.misses = 0
 
     async def fingerprint(self, engine: AsyncEngine) -> Fingerprint:
         """The fingerprint as of a moment after this call began.
@@ -123,24 +108,22 @@ class PublicCache:
     async def _read(self, engine: AsyncEngine) -> Fingerprint:
         async with engine.connect() as conn:
             row = (await conn.execute(self._query)).one()
-        count, updated, published, versions, items, item_updated, sequences = row
+        updated, published, item_updated = row[1], row[2], row[5]
         archive_modified = max(
             [d for d in (updated, published) if isinstance(d, datetime)], default=EPOCH
         )
         calendar_modified = item_updated if isinstance(item_updated, datetime) else EPOCH
         return Fingerprint(
-            value=f"{count}:{updated}:{published}:{versions}|{items}:{item_updated}:{sequences}",
-            archive_modified=_aware(archive_modified),
-            calendar_modified=_aware(calendar_modified),
+            value=f"{archive.fingerprint_text(row[:4])}|{calendar.fingerprint_text(row[4:])}",
+            archive_modified=archive_modified,
+            calendar_modified=calendar_modified,
         )
 
     def get(self, key: str, fingerprint: Fingerprint) -> Cached | None:
         found = self._entries.get(key)
         if found is None or found[0] != fingerprint.value:
-            self.misses += 1
             return None
         self._entries.move_to_end(key)
-        self.hits += 1
         return found[1]
 
     def put(self, key: str, fingerprint: Fingerprint, cached: Cached) -> None:
@@ -155,9 +138,6 @@ class PublicCache:
             _key, (_fp, evicted) = self._entries.popitem(last=False)
             self._bytes -= len(evicted.body)
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
     @property
     def size_bytes(self) -> int:
         return self._bytes
@@ -167,8 +147,3 @@ def _consume_exception(future: asyncio.Future[Fingerprint]) -> None:
     """Mark a wave's error as seen even if all its waiters went away (no asyncio warning)."""
     if not future.cancelled():
         future.exception()
-
-
-def _aware(moment: datetime) -> datetime:
-    """Aggregates come back naive on SQLite (no column type on ``max``); they are UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

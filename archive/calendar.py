@@ -7,11 +7,13 @@ when an item changes (count + latest ``updated_at`` + the date, for the RSS).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import Any
 
 from feedgen.feed import FeedGenerator
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archive.feeds import CachedBody
@@ -105,17 +107,23 @@ async def item(session: AsyncSession, item_id: int) -> CalendarItem:
     return found
 
 
-async def calendar_fingerprint(session: AsyncSession) -> str:
-    count, updated, sequences = (
-        await session.execute(
-            select(
-                func.count(CalendarItem.id),
-                func.max(CalendarItem.updated_at),
-                func.sum(CalendarItem.sequence),
-            )
-        )
-    ).one()
+def fingerprint_select() -> Select[int, datetime, int]:
+    """Count, latest change and SEQUENCE sum of the calendar items."""
+    return select(
+        func.count(CalendarItem.id),
+        func.max(CalendarItem.updated_at),
+        func.sum(CalendarItem.sequence),
+    )
+
+
+def fingerprint_text(row: Sequence[Any]) -> str:
+    """The fingerprint string of a :func:`fingerprint_select` row."""
+    count, updated, sequences = row
     return f"{count}:{updated}:{sequences}"
+
+
+async def calendar_fingerprint(session: AsyncSession) -> str:
+    return fingerprint_text((await session.execute(fingerprint_select())).one())
 
 
 async def calendar_ics(session: AsyncSession, settings: Settings) -> CachedBody:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, extract, func, or_, select, update
+from sqlalchemy import ColumnElement, Select, and_, extract, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import lazyload
@@ -222,20 +223,25 @@ async def web_version(session: AsyncSession, settings: Settings, issue: Issue) -
     )
 
 
-async def archive_fingerprint(session: AsyncSession) -> str:
-    """Changes whenever an issue is published, edited or withdrawn (one cheap query)."""
-    row = (
-        await session.execute(
-            select(
-                func.count(Issue.id),
-                func.max(Issue.updated_at),
-                func.max(Issue.web_published_at),
-                func.sum(Issue.version),
-            ).where(published_clause())
-        )
-    ).one()
+def fingerprint_select() -> Select[int, datetime, datetime | None, int]:
+    """Count, latest change, latest publication and version sum of the public issues."""
+    return select(
+        func.count(Issue.id),
+        func.max(Issue.updated_at),
+        func.max(Issue.web_published_at),
+        func.sum(Issue.version),
+    ).where(published_clause())
+
+
+def fingerprint_text(row: Sequence[Any]) -> str:
+    """The fingerprint string of a :func:`fingerprint_select` row."""
     count, updated, published, versions = row
     return f"{count}:{updated}:{published}:{versions}"
+
+
+async def archive_fingerprint(session: AsyncSession) -> str:
+    """Changes whenever an issue is published, edited or withdrawn (one cheap query)."""
+    return fingerprint_text((await session.execute(fingerprint_select())).one())
 
 
 async def _issue(session: AsyncSession, issue_id: int) -> Issue:
