@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import socket
@@ -196,10 +197,22 @@ def outbox_messages(settings: Settings) -> list[bytes]:
     return [p.read_bytes() for p in files]
 
 
+def free_ports(count: int) -> list[int]:
+    """``count`` distinct free loopback ports.
+
+    All sockets stay bound until every port is known: ports taken one at a time can
+    repeat (the kernel may hand out a port again once its probe socket is closed), and
+    a server given the same port twice fails with "duplicate listener".
+    """
+    with contextlib.ExitStack() as stack:
+        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind(("127.0.0.1", 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    return free_ports(1)[0]
 
 
 @pytest.fixture

@@ -15,12 +15,15 @@ List-Unsubscribe token unsubscribes from every list (channel ``mailto``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email
 import email.policy
+import hashlib
 import imaplib
 import logging
 import poplib
 import re
+import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
@@ -218,7 +221,13 @@ async def process(
             done.append("unsubscribe-token-invalid")
         return done
     now = utcnow()
-    for finding in classify(settings, rcpt_tos, data):
+    findings = classify(settings, rcpt_tos, data)
+    source = hashlib.sha256(data).hexdigest()
+    if findings and await session.scalar(
+        select(BounceEvent.id).where(BounceEvent.source_sha256 == source).limit(1)
+    ):
+        return ["already-counted"]  # this very mail was processed before: count it once
+    for finding in findings:
         delivery, subscriber = await _locate(session, finding)
         session.add(
             BounceEvent(
@@ -226,6 +235,7 @@ async def process(
                 delivery_id=delivery.id if delivery else None,
                 kind=finding.kind,
                 detail=finding.detail,
+                source_sha256=source,
             )
         )
         if subscriber is None:
@@ -330,9 +340,22 @@ class _Mailbox(Protocol):
 
 
 def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return f"servern visade ett certifikat som inte går att lita på ({exc.verify_message})"
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS misslyckades ({exc.reason or exc})"
     arg = exc.args[0] if exc.args else exc
     text = arg.decode("utf-8", "replace") if isinstance(arg, bytes) else str(arg)
     return text or type(exc).__name__
+
+
+def _tls_context() -> ssl.SSLContext:
+    """Certificate and host name verified against the system's CAs (``SSL_CERT_FILE``).
+
+    imaplib's and poplib's own default context verifies nothing, so a man in the middle
+    could read the mailbox password; ours is ``ssl.create_default_context()``.
+    """
+    return ssl.create_default_context()
 
 
 def _imap_quote(name: str) -> str:
@@ -343,12 +366,16 @@ class _Imap:
     def __init__(self, scheme: str, host: str, port: int | None, where: str) -> None:
         self.where = where
         self.conn: imaplib.IMAP4 = (
-            imaplib.IMAP4_SSL(host, port or 993, timeout=MAILBOX_TIMEOUT)
+            imaplib.IMAP4_SSL(
+                host, port or 993, ssl_context=_tls_context(), timeout=MAILBOX_TIMEOUT
+            )
             if scheme == "imaps"
             else imaplib.IMAP4(host, port or 143, timeout=MAILBOX_TIMEOUT)
         )
 
     def open(self, user: str, password: str, folder: str) -> None:
+        if self.conn.state == "NONAUTH" and "STARTTLS" in self.conn.capabilities:
+            self.conn.starttls(_tls_context())  # before the password, when offered
         self.conn.login(user, password)
         typ, data = self.conn.select(_imap_quote(folder))
         if typ != "OK":
@@ -388,19 +415,27 @@ class _Imap:
             self.conn.logout()
 
     def abort(self) -> None:
-        self.conn.shutdown()
+        with contextlib.suppress(OSError):  # e.g. the socket a failed TLS handshake left
+            self.conn.shutdown()
 
 
 class _Pop3:
     def __init__(self, scheme: str, host: str, port: int | None, where: str) -> None:
         self.where = where
         self.conn: poplib.POP3 = (
-            poplib.POP3_SSL(host, port or 995, timeout=MAILBOX_TIMEOUT)
+            poplib.POP3_SSL(host, port or 995, context=_tls_context(), timeout=MAILBOX_TIMEOUT)
             if scheme == "pop3s"
             else poplib.POP3(host, port or 110, timeout=MAILBOX_TIMEOUT)
         )
 
     def open(self, user: str, password: str, folder: str) -> None:
+        if not isinstance(self.conn, poplib.POP3_SSL):
+            try:
+                capabilities = self.conn.capa()
+            except poplib.error_proto:
+                capabilities = {}  # a server without CAPA offers no STLS either
+            if "STLS" in capabilities:
+                self.conn.stls(_tls_context())  # before the password, when offered
         self.conn.user(user)
         self.conn.pass_(password)
 
@@ -422,9 +457,11 @@ class _Pop3:
         self.conn.quit()  # the server deletes what we marked only now
 
     def abort(self) -> None:
-        self.conn.close()
+        with contextlib.suppress(OSError):
+            self.conn.close()
 
 
+# ssl.SSLError (an untrusted certificate, say) is an OSError.
 _PROTOCOL_ERRORS = (OSError, EOFError, imaplib.IMAP4.error, poplib.error_proto)
 
 
@@ -499,7 +536,8 @@ async def poll(settings: Settings) -> PollResult:
     """Process every new message in the bounce mailbox once.
 
     Each message is processed in its own transaction and deleted only after that commit,
-    so a crash can at worst count a bounce twice, never lose one. Mail that is not a
+    so a crash never loses a bounce; a mail read again after such a crash is recognised
+    (``BounceEvent.source_sha256``) and not counted twice. Mail that is not a
     bounce, complaint or unsubscribe stays in the mailbox (IMAP: unread, keyword
     ``$NotBounce``, skipped by later polls; POP3: left on the server).
     Raises MailboxError when the mailbox cannot be read.

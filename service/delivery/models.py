@@ -54,6 +54,9 @@ class BounceEvent(Base):
     kind: Mapped[str] = mapped_column(String(16))  # hard, soft, complaint
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     detail: Mapped[str] = mapped_column(Text, default="")
+    # SHA-256 of the inbound mail: the same mail read again (a crash between the commit and
+    # the mailbox delete, an MTA that retries after our 250 got lost) is not counted again.
+    source_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class WorkerHeartbeat(Base):

@@ -20,16 +20,17 @@ import os
 import pwd
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import free_ports
 
 DOVECOT = shutil.which("dovecot") or "/usr/sbin/dovecot"
 USER = "studs"
@@ -40,11 +41,18 @@ _counter = itertools.count()
 @dataclass
 class Dovecot:
     root: Path
-    imap_port: int = field(default_factory=free_port)
-    pop3_port: int = field(default_factory=free_port)
+    # With TLS: a self-signed certificate for 127.0.0.1 (``self.cert``), IMAPS and POP3S
+    # listeners, STARTTLS/STLS on the plain ports, and no login before TLS.
+    tls: bool = False
+    imap_port: int = 0
+    pop3_port: int = 0
+    imaps_port: int = 0
+    pop3s_port: int = 0
     process: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
+        # Four distinct ports, taken together (see free_ports).
+        self.imap_port, self.pop3_port, self.imaps_port, self.pop3s_port = free_ports(4)
         if os.getuid() == 0:
             mail = pwd.getpwnam("nobody")
             self.mail_uid, self.mail_gid = mail.pw_uid, mail.pw_gid
@@ -63,6 +71,25 @@ class Dovecot:
             (self.maildir / sub).mkdir(parents=True, mode=0o700)
         for path in (self.home, self.maildir, *(self.maildir / s for s in ("tmp", "new", "cur"))):
             os.chown(path, self.mail_uid, self.mail_gid)
+        self.cert = self.root / "cert.pem"
+        if self.tls:
+            subprocess.run(
+                [
+                    "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(self.root / "key.pem"), "-out", str(self.cert),
+                ],
+                check=True,
+                capture_output=True,
+            )  # fmt: skip
+            ssl_conf = (
+                f"ssl = required\nssl_cert = <{self.cert}\nssl_key = <{self.root}/key.pem\n"
+                "disable_plaintext_auth = yes\n"
+            )
+            imaps, pop3s = self.imaps_port, self.pop3s_port
+        else:
+            ssl_conf = "ssl = no\ndisable_plaintext_auth = no\n"
+            imaps = pop3s = 0
         (self.root / "users").write_text(
             f"{USER}:{{PLAIN}}{PASSWORD}:{self.mail_uid}:{self.mail_gid}::{self.home}::\n"
         )
@@ -74,9 +101,7 @@ base_dir = {self.root}/run
 state_dir = {self.root}/state
 log_path = {self.log}
 info_log_path = {self.log}
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
+{ssl_conf}auth_mechanisms = plain login
 auth_failure_delay = 0
 default_internal_user = {internal_user}
 default_internal_group = {internal_group}
@@ -99,7 +124,8 @@ service imap-login {{
     port = {self.imap_port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {imaps}
   }}
 }}
 service pop3-login {{
@@ -109,7 +135,8 @@ service pop3-login {{
     port = {self.pop3_port}
   }}
   inet_listener pop3s {{
-    port = 0
+    address = 127.0.0.1
+    port = {pop3s}
   }}
 }}
 service anvil {{
@@ -171,7 +198,12 @@ service anvil {{
     def url(self, scheme: str = "imap", *, password: str = PASSWORD, folder: str = "") -> str:
         from urllib.parse import quote
 
-        port = self.imap_port if scheme == "imap" else self.pop3_port
+        port = {
+            "imap": self.imap_port,
+            "pop3": self.pop3_port,
+            "imaps": self.imaps_port,
+            "pop3s": self.pop3s_port,
+        }[scheme]
         path = f"/{quote(folder)}" if folder else ""
         return f"{scheme}://{USER}:{quote(password, safe='')}@127.0.0.1:{port}{path}"
 
@@ -200,6 +232,8 @@ service anvil {{
         """Subject -> IMAP flags and keywords of every message, as a mail client sees them."""
         out: dict[str, set[str]] = {}
         with imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=10) as imap:
+            if self.tls:
+                imap.starttls(ssl.create_default_context(cafile=self.cert))
             imap.login(USER, PASSWORD)
             _typ, exists = imap.select("INBOX", readonly=True)
             if exists[0] == b"0":
@@ -217,11 +251,20 @@ service anvil {{
 
 @pytest.fixture
 def dovecot() -> Iterator[Dovecot]:
+    yield from _dovecot(tls=False)
+
+
+@pytest.fixture
+def dovecot_tls() -> Iterator[Dovecot]:
+    yield from _dovecot(tls=True)
+
+
+def _dovecot(*, tls: bool) -> Iterator[Dovecot]:
     # Not pytest's tmp_path: its parents are 0700, and Dovecot's unprivileged processes
     # must reach the passwd-file and the Maildir.
     root = Path(tempfile.mkdtemp(prefix="innan-dovecot-"))
     root.chmod(0o755)
-    server = Dovecot(root)
+    server = Dovecot(root, tls=tls)
     server.start()
     try:
         yield server

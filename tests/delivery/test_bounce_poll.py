@@ -126,7 +126,15 @@ async def test_a_second_poll_does_not_count_a_bounce_twice(
     assert (person.status, person.hard_bounces) == ("active", 1)
     assert not await is_suppressed(session, settings, people[1].email)
 
-    # The next issue bounces too: now the threshold is reached.
+    # The very same mail again, as when a crash came between the commit and the delete:
+    # it is removed, and not counted again.
+    dovecot.deliver(report, to=verp.return_path(settings, rows[1].id))
+    assert await poll(settings) == PollResult(handled=1)
+    person = await subscriber(session, people[1])
+    assert (person.status, person.hard_bounces) == ("active", 1)
+
+    # The next issue bounces too (a new report): now the threshold is reached.
+    report = dsn(rows[1].message_id, people[1].email, "5.1.1", "failed")
     dovecot.deliver(report, to=verp.return_path(settings, rows[1].id))
     assert await poll(settings) == PollResult(handled=1)
     person = await subscriber(session, people[1])
@@ -344,3 +352,39 @@ def test_cli_poll(tmp_path: Path, db_url: str, smtp_server: SmtpServer, dovecot:
     )
     assert unset.exit_code == 2
     assert "INNAN_BOUNCE_MAILBOX_URL" in unset.output
+
+
+@pytest.mark.parametrize("scheme", ["imaps", "pop3s", "imap", "pop3"])
+async def test_the_server_certificate_is_checked_before_the_password_is_sent(
+    scheme: str,
+    tmp_path: Path,
+    db_url: str,
+    smtp_server: SmtpServer,
+    session: AsyncSession,
+    dovecot_tls: Dovecot,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # imaps/pop3s: TLS from the start. imap/pop3: the server offers STARTTLS/STLS and, like
+    # a careful server, refuses a login without TLS; we upgrade before sending the password.
+    settings, people, rows = await sent_issue(tmp_path, db_url, smtp_server, session, 1)
+    settings = settings.with_overrides(bounce_mailbox_url=dovecot_tls.url(scheme))
+    report = dsn(rows[0].message_id, people[0].email, "5.1.1", "failed")
+    dovecot_tls.deliver(report, to=verp.return_path(settings, rows[0].id))
+
+    # A self-signed certificate nobody trusts (a man in the middle, say): no login.
+    with pytest.raises(MailboxError) as refused:
+        await poll(settings)
+    message = str(refused.value)
+    assert "certifikat som inte går att lita på" in message
+    assert "self-signed certificate" in message
+    assert PASSWORD not in message
+    assert "Login: user=<" not in dovecot_tls.diagnostics()
+    assert (await subscriber(session, people[0])).hard_bounces == 0
+    assert len(dovecot_tls.stored()) == 1
+
+    # Trusted (the certificate is in the CA file): read over TLS, counted, removed.
+    monkeypatch.setenv("SSL_CERT_FILE", str(dovecot_tls.cert))
+    assert await poll(settings) == PollResult(handled=1)
+    assert (await subscriber(session, people[0])).hard_bounces == 1
+    assert dovecot_tls.stored() == []
+    assert "TLS" in dovecot_tls.diagnostics()
