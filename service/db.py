@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy import ColumnElement, DateTime, MetaData, any_, event, literal
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -15,8 +16,8 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -124,3 +125,20 @@ async def begin_immediate(session: AsyncSession) -> None:
 
 def is_sqlite(session: AsyncSession) -> bool:
     return session.bind is not None and session.bind.dialect.name == "sqlite"
+
+
+def any_of(
+    session: AsyncSession,
+    column: InstrumentedAttribute[Any],
+    values: Sequence[Any],
+    element_type: TypeEngine[Any],
+) -> ColumnElement[bool]:
+    """``column IN values``, as one array parameter (``= ANY($1)``) on PostgreSQL.
+
+    An IN list is one bind parameter per value: SQLAlchemy renders it anew for every
+    execution and PostgreSQL plans a new statement for every length. The array form is one
+    prepared statement whatever the number of values. SQLite has no arrays: a plain IN.
+    """
+    if is_sqlite(session):
+        return column.in_(values)
+    return column == any_(literal(list(values), ARRAY(element_type)))

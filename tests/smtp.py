@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import threading
@@ -36,6 +37,11 @@ class _Handler:
     # Replies for the next RCPT commands regardless of address.
     rcpt_once: deque[str] = field(default_factory=deque)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # While set, DATA is answered only once ``release`` is set (a slow server); ``held``
+    # is set when a message is waiting.
+    hold: bool = False
+    held: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
@@ -51,6 +57,10 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.hold:
+            self.held.set()
+            while not self.release.is_set():
+                await asyncio.sleep(0.01)
         with self.lock:
             if self.data_replies:
                 reply = self.data_replies.popleft()

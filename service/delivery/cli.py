@@ -133,13 +133,6 @@ def register(main: click.Group) -> None:
 
     @main.command("worker")
     @click.option(
-        "--concurrency",
-        default=2,
-        show_default=True,
-        type=click.IntRange(1, 64),
-        help="claim/send loops in this process",
-    )
-    @click.option(
         "--lease-seconds",
         default=120.0,
         show_default=True,
@@ -147,7 +140,7 @@ def register(main: click.Group) -> None:
         help="claims older than this (a dead worker) are queued again",
     )
     @click.option("--no-scheduler", is_flag=True, help="do not stand as scheduler leader")
-    def worker(concurrency: int, lease_seconds: float, no_scheduler: bool) -> None:
+    def worker(lease_seconds: float, no_scheduler: bool) -> None:
         """Run delivery workers and the scheduler candidate until stopped."""
         from service.delivery.runner import run
 
@@ -161,12 +154,11 @@ def register(main: click.Group) -> None:
             await run(
                 settings,
                 stop,
-                loops=concurrency,
                 lease_seconds=lease_seconds,
                 scheduler=not no_scheduler,
             )
 
-        click.echo(f"Arbetare startar ({concurrency} slingor).", err=True)
+        click.echo(f"Arbetare startar ({settings.smtp_pool_size} SMTP-anslutningar).", err=True)
         asyncio.run(main_loop())
 
     @main.group("bounces")

@@ -1,6 +1,6 @@
 """Send-rate limits per transport.
 
-* Per second: an in-process token bucket shared by the worker loops of one process
+* Per second: an in-process token bucket shared by the senders of one worker process
   (``INNAN_SEND_RATE_PER_SECOND`` is per process; run one worker process per transport
   when a hard per-second cap matters).
 * Per hour: a fixed-window counter in ``rate_counters`` (the same table as

@@ -1,4 +1,4 @@
-"""Running delivery: worker loops plus the scheduler candidate, in one process.
+"""Running delivery: a worker plus the scheduler candidate, in one process.
 
 Used by ``innanforskapet worker`` and, when ``INNAN_RUN_WORKERS`` is true, by the web
 app's lifespan (that is how ``make run`` sends).
@@ -26,7 +26,6 @@ async def run(
     settings: Settings,
     stop: asyncio.Event,
     *,
-    loops: int = 2,
     lease_seconds: float = 120.0,
     retry_base_seconds: float = 60.0,
     scheduler: bool = True,
@@ -40,7 +39,6 @@ async def run(
         transport,
         WorkerConfig(
             batch_size=settings.send_batch_size,
-            loops=loops,
             lease_seconds=lease_seconds,
             retry_base_seconds=retry_base_seconds,
         ),

@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import audit
-from service.db import is_row_id, is_sqlite, utcnow
+from service.db import any_of, is_row_id, is_sqlite, utcnow
 from service.delivery.models import Delivery
 from service.errors import Conflict, NotFound, ValidationFailed
 from service.issues.models import Issue
@@ -163,11 +163,13 @@ async def suppressed_subscribers(
     session: AsyncSession, settings: Settings, rows: list[tuple[int, str]]
 ) -> set[int]:
     """Which of ``(subscriber_id, email)`` are suppressed (one query for the batch)."""
-    if not rows:
-        return set()
+    if not rows or await session.scalar(select(Suppression.address_hmac).limit(1)) is None:
+        return set()  # nothing is suppressed: no need to hash the batch's addresses
     keys = {address_hmac(settings.secret_key, email): sid for sid, email in rows}
     found = await session.execute(
-        select(Suppression.address_hmac).where(Suppression.address_hmac.in_(list(keys)))
+        select(Suppression.address_hmac).where(
+            any_of(session, Suppression.address_hmac, list(keys), String())
+        )
     )
     return {keys[k] for (k,) in found}
 

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 from collections import Counter
 from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.db import create_engine, create_session_factory
 from service.delivery import service as delivery
 from service.delivery.models import Delivery
+from service.delivery.worker import Worker, WorkerConfig
 from service.issues.models import Issue
 from service.mail.compose import to_bytes
+from service.mail.transport import make_transport
 from service.settings import Settings
 from subscribers import links
 from subscribers import service as subscribers_service
@@ -317,3 +323,85 @@ async def test_empty_audience_finishes_and_resend_after_cancel_reaches_everyone(
     await session.commit()
     await drain(settings)
     assert sorted(r.rcpt_tos[0] for r in smtp_server.received) == sorted(p.email for p in people)
+
+
+async def _worker_on_a_held_server(
+    settings: Settings, smtp_server: SmtpServer
+) -> tuple[asyncio.Event, asyncio.Task[None], Any]:
+    """A running worker whose first message is held at DATA by the server."""
+    engine = create_engine(settings.database_url)
+    transport = make_transport(settings)
+    worker = Worker(
+        settings,
+        create_session_factory(engine),
+        transport,
+        WorkerConfig(batch_size=settings.send_batch_size, idle_sleep=0.1, flush_seconds=0.05),
+    )
+    smtp_server.handler.hold = True
+    stop = asyncio.Event()
+    task = asyncio.create_task(worker.run(stop))
+    await asyncio.to_thread(smtp_server.handler.held.wait, 10)
+    assert smtp_server.handler.held.is_set()
+
+    async def close() -> None:
+        await transport.close()
+        await engine.dispose()
+
+    return stop, task, close
+
+
+@pytest.mark.parametrize("action", ["pause", "cancel", "stop"])
+async def test_claimed_mail_waiting_when_paused_cancelled_or_stopped_is_not_sent(
+    tmp_path: Path, db_url: str, smtp_server: SmtpServer, session: AsyncSession, action: str
+) -> None:
+    # One connection, batches of 4: while the first message hangs at the server, the
+    # worker has claimed more that wait in memory. None of those may go out.
+    settings = smtp_settings(
+        tmp_path, db_url, smtp_server, INNAN_SMTP_POOL_SIZE="1", INNAN_SEND_BATCH_SIZE="4"
+    )
+    people = await add_subscribers(session, 12)
+    issue = await make_issue(session)
+    await delivery.start_send(session, settings, issue.id, at=None, actor="test")
+    await session.commit()
+    stop, task, close = await _worker_on_a_held_server(settings, smtp_server)
+    try:
+        for _ in range(100):  # the worker claims a second batch while the first is sent
+            if (await states(session, issue.id))["sending"] == 8:
+                break
+            await asyncio.sleep(0.05)
+        assert await states(session, issue.id) == Counter({"sending": 8, "queued": 4})
+        if action == "pause":
+            await delivery.set_paused(session, issue.id, True, actor="test")
+        elif action == "cancel":
+            await delivery.cancel(session, issue.id, actor="test")
+        await session.commit()
+        if action == "stop":
+            stop.set()
+        else:
+            await asyncio.sleep(0.5)  # the worker notices between claims
+        smtp_server.handler.release.set()
+        if action != "stop":
+            await asyncio.sleep(0.5)
+            stop.set()
+        await asyncio.wait_for(task, 10)
+    finally:
+        await close()
+    assert len(smtp_server.received) == 1  # only the message already on the wire
+    counts = await states(session, issue.id)
+    if action == "cancel":
+        assert counts == Counter({"sent": 1, "skipped": 11})
+        return
+    assert counts == Counter({"sent": 1, "queued": 11})
+    # Handed back as never tried: no attempt is counted against them.
+    attempts = await session.execute(
+        select(Delivery.attempts).where(Delivery.issue_id == issue.id, Delivery.state == "queued")
+    )
+    assert {int(a) for (a,) in attempts} == {0}
+    if action == "pause":
+        await delivery.set_paused(session, issue.id, False, actor="test")
+        await session.commit()
+    smtp_server.handler.hold = False
+    await drain(settings)
+    got = Counter(r.rcpt_tos[0] for r in smtp_server.received)
+    assert got == Counter({p.email: 1 for p in people})
+    assert await states(session, issue.id) == Counter({"sent": 12})

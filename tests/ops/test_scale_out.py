@@ -37,16 +37,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.db import create_engine, create_session_factory, utcnow
 from service.delivery.models import Delivery
+from service.delivery.worker import AHEAD
 from service.issues.models import Block, Issue, IssueList
 from service.ops.import_csv import import_subscribers
 from service.settings import Settings
 from subscribers import service as subs
-from tests.conftest import DatabaseTemplates, free_port, make_settings
+from tests.conftest import DatabaseTemplates, free_port, free_ports, make_settings
 
 RECIPIENTS = 5000
 BATCH = 50  # INNAN_SEND_BATCH_SIZE: messages one claim takes
-LOOPS = 2  # worker --concurrency: claim/send loops per worker process
-IN_FLIGHT = BATCH * LOOPS  # at most this many messages are in flight in one worker
+# A worker claims at most two batches ahead of the one it is recording (worker.AHEAD).
+IN_FLIGHT = BATCH * (AHEAD + 1)  # at most this many messages are in flight in one worker
 LEASE_SECONDS = 15  # worker --lease-seconds: a dead worker's claims are queued again after this
 TAKEOVER_SECONDS = 60
 BIN = Path(sys.executable).parent / "innanforskapet"
@@ -273,14 +274,14 @@ async def test_two_web_two_workers_survive_killing_the_leader(
     later = await _issue(session, "kalendarium-september", "kalendarium")
     await session.close()
 
-    web_ports = [free_port(), free_port()]
+    web_ports = free_ports(2)
     for n, port in enumerate(web_ports, 1):
         processes.start(
             f"web{n}",
             ["serve", "--host", "127.0.0.1", "--port", str(port), "--no-workers"],
             _env(settings, INNAN_RUN_WORKERS="false"),
         )
-    worker_args = ["worker", "--concurrency", str(LOOPS), "--lease-seconds", str(LEASE_SECONDS)]
+    worker_args = ["worker", "--lease-seconds", str(LEASE_SECONDS)]
     workers = [processes.start(f"worker{n}", worker_args, _env(settings)) for n in (1, 2)]
     handles = [psutil.Process(p.pid) for p in workers]
 
