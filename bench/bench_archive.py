@@ -20,16 +20,14 @@ import shutil
 import socket
 import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from pathlib import Path
 
 import httpx
 
-from bench.bench_send import _pg
+from bench.scratch import scratch_database
 
 ISSUES = 500
 WARMUP_SECONDS = 2
@@ -229,20 +227,8 @@ def main() -> None:
     seconds = int(os.environ.get("BENCH_ARCHIVE_SECONDS", "10"))
     backends = os.environ.get("INNAN_BENCH_ARCHIVE_BACKENDS", "sqlite,postgresql").split(",")
     for backend in backends:
-        work = Path(tempfile.mkdtemp(prefix="bench-archive-"))
-        pg_name = None
-        try:
-            if backend == "sqlite":
-                url = f"sqlite+aiosqlite:///{work / 'bench.db'}"
-            else:
-                pg_name = f"innan_bench_{uuid.uuid4().hex[:8]}"
-                asyncio.run(_pg(f'CREATE DATABASE "{pg_name}"'))
-                url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{pg_name}"
+        with scratch_database(backend, "bench-archive-") as (url, work):
             _measure(backend, url, work, seconds)
-        finally:
-            if pg_name:
-                asyncio.run(_pg(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)'))
-            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
