@@ -54,6 +54,8 @@ class Settings:
     run_workers: bool = True
     bounce_threshold: int = 1
     bounce_mailbox_url: str | None = None  # imaps://user:pw@host/INBOX or pop3s://… (bounces poll)
+    # imap:// and pop3:// to a server without STARTTLS on another host: refused unless set
+    bounce_mailbox_allow_plaintext: bool = False
     # Organisation shown in mails and pages
     org_name: str = "Samordningsförbundet i Halland"
     org_address: str = "Storgatan 6, 302 43 Halmstad"
@@ -284,6 +286,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         run_workers=_bool(env, "INNAN_RUN_WORKERS", True),
         bounce_threshold=_int(env, "INNAN_BOUNCE_THRESHOLD", 1, minimum=1),
         bounce_mailbox_url=_opt(env, "INNAN_BOUNCE_MAILBOX_URL"),
+        bounce_mailbox_allow_plaintext=_bool(env, "INNAN_BOUNCE_MAILBOX_ALLOW_PLAINTEXT", False),
         org_name=_str(env, "INNAN_ORG_NAME", "Samordningsförbundet i Halland"),
         org_address=_str(env, "INNAN_ORG_ADDRESS", "Storgatan 6, 302 43 Halmstad"),
         privacy_url=privacy_url,

@@ -18,11 +18,14 @@ import asyncio
 import contextlib
 import email
 import email.policy
+import functools
 import hashlib
 import imaplib
+import ipaddress
 import logging
 import poplib
 import re
+import socket
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -358,13 +361,39 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
+PLAINTEXT_SETTING = "INNAN_BOUNCE_MAILBOX_ALLOW_PLAINTEXT"
+
+
+def _is_loopback(sock: socket.socket) -> bool:
+    """The peer is this machine: a password sent in clear text never crosses a network."""
+    address = ipaddress.ip_address(sock.getpeername()[0])
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_loopback
+
+
+def _refuse_plaintext(where: str, offer: str, sock: socket.socket, allow: bool) -> None:
+    """Raise before the password is sent in clear text to another host, unless allowed."""
+    if allow or _is_loopback(sock):
+        return
+    raise MailboxError(
+        f"Studsbrevlådan {where} erbjuder inte {offer}, så lösenordet skulle skickas "
+        f"okrypterat över nätet; inget har skickats ({SETTING}). Använd imaps:// eller "
+        f"pop3s://, slå på {offer} på servern, eller sätt {PLAINTEXT_SETTING}=true om "
+        "nätet dit är betrott."
+    )
+
+
 def _imap_quote(name: str) -> str:
     return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 class _Imap:
-    def __init__(self, scheme: str, host: str, port: int | None, where: str) -> None:
+    def __init__(
+        self, scheme: str, host: str, port: int | None, where: str, allow_plaintext: bool
+    ) -> None:
         self.where = where
+        self.allow_plaintext = allow_plaintext
         self.conn: imaplib.IMAP4 = (
             imaplib.IMAP4_SSL(
                 host, port or 993, ssl_context=_tls_context(), timeout=MAILBOX_TIMEOUT
@@ -374,8 +403,11 @@ class _Imap:
         )
 
     def open(self, user: str, password: str, folder: str) -> None:
-        if self.conn.state == "NONAUTH" and "STARTTLS" in self.conn.capabilities:
-            self.conn.starttls(_tls_context())  # before the password, when offered
+        if not isinstance(self.conn, imaplib.IMAP4_SSL):
+            if "STARTTLS" in self.conn.capabilities:
+                self.conn.starttls(_tls_context())  # before the password
+            else:
+                _refuse_plaintext(self.where, "STARTTLS", self.conn.sock, self.allow_plaintext)
         self.conn.login(user, password)
         typ, data = self.conn.select(_imap_quote(folder))
         if typ != "OK":
@@ -420,8 +452,11 @@ class _Imap:
 
 
 class _Pop3:
-    def __init__(self, scheme: str, host: str, port: int | None, where: str) -> None:
+    def __init__(
+        self, scheme: str, host: str, port: int | None, where: str, allow_plaintext: bool
+    ) -> None:
         self.where = where
+        self.allow_plaintext = allow_plaintext
         self.conn: poplib.POP3 = (
             poplib.POP3_SSL(host, port or 995, context=_tls_context(), timeout=MAILBOX_TIMEOUT)
             if scheme == "pop3s"
@@ -435,7 +470,9 @@ class _Pop3:
             except poplib.error_proto:
                 capabilities = {}  # a server without CAPA offers no STLS either
             if "STLS" in capabilities:
-                self.conn.stls(_tls_context())  # before the password, when offered
+                self.conn.stls(_tls_context())  # before the password
+            else:
+                _refuse_plaintext(self.where, "STLS", self.conn.sock, self.allow_plaintext)
         self.conn.user(user)
         self.conn.pass_(password)
 
@@ -465,8 +502,13 @@ class _Pop3:
 _PROTOCOL_ERRORS = (OSError, EOFError, imaplib.IMAP4.error, poplib.error_proto)
 
 
-def _open_mailbox(url: str) -> _Mailbox:
-    """Connect and log in; every failure is a MailboxError naming the setting (no password)."""
+def _open_mailbox(url: str, *, allow_plaintext: bool) -> _Mailbox:
+    """Connect and log in; every failure is a MailboxError naming the setting (no password).
+
+    Over imap:// and pop3:// the connection is upgraded with STARTTLS/STLS before the
+    login; a server that does not offer it gets the password only if it is this machine
+    (a loopback address) or ``allow_plaintext`` is set.
+    """
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("imap", "imaps", "pop3", "pop3s") or not parts.hostname:
@@ -485,7 +527,7 @@ def _open_mailbox(url: str) -> _Mailbox:
         where += f"/{folder}"
     cls = _Imap if scheme.startswith("imap") else _Pop3
     try:
-        box = cls(scheme, parts.hostname, port, where)
+        box = cls(scheme, parts.hostname, port, where, allow_plaintext)
     except _PROTOCOL_ERRORS as exc:
         raise MailboxError(
             f"Kunde inte ansluta till studsbrevlådan {where} ({SETTING}): {_reason(exc)}"
@@ -504,9 +546,9 @@ def _open_mailbox(url: str) -> _Mailbox:
     return box
 
 
-def check_mailbox(url: str) -> tuple[str, int]:
+def check_mailbox(url: str, *, allow_plaintext: bool) -> tuple[str, int]:
     """Log in and count the waiting messages without changing anything (check-config)."""
-    box = _open_mailbox(url)
+    box = _open_mailbox(url, allow_plaintext=allow_plaintext)
     try:
         waiting = len(box.keys())
     except (*_PROTOCOL_ERRORS, UnicodeError) as exc:
@@ -544,7 +586,13 @@ async def poll(settings: Settings) -> PollResult:
     """
     if not settings.bounce_mailbox_url:
         return PollResult()
-    box = await asyncio.to_thread(_open_mailbox, settings.bounce_mailbox_url)
+    box = await asyncio.to_thread(
+        functools.partial(
+            _open_mailbox,
+            settings.bounce_mailbox_url,
+            allow_plaintext=settings.bounce_mailbox_allow_plaintext,
+        )
+    )
     handled = left = failed = 0
     engine = create_engine(settings.database_url)
     factory = create_session_factory(engine)

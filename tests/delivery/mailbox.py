@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.conftest import free_ports
@@ -44,6 +45,9 @@ class Dovecot:
     # With TLS: a self-signed certificate for 127.0.0.1 (``self.cert``), IMAPS and POP3S
     # listeners, STARTTLS/STLS on the plain ports, and no login before TLS.
     tls: bool = False
+    # Where it listens: loopback, or another address of this machine (remote_address) to
+    # stand for a mail server across a network.
+    host: str = "127.0.0.1"
     imap_port: int = 0
     pop3_port: int = 0
     imaps_port: int = 0
@@ -96,7 +100,7 @@ class Dovecot:
         self.conf.write_text(
             f"""\
 protocols = imap pop3
-listen = 127.0.0.1
+listen = {self.host}
 base_dir = {self.root}/run
 state_dir = {self.root}/state
 log_path = {self.log}
@@ -120,22 +124,22 @@ userdb {{
 service imap-login {{
   chroot =
   inet_listener imap {{
-    address = 127.0.0.1
+    address = {self.host}
     port = {self.imap_port}
   }}
   inet_listener imaps {{
-    address = 127.0.0.1
+    address = {self.host}
     port = {imaps}
   }}
 }}
 service pop3-login {{
   chroot =
   inet_listener pop3 {{
-    address = 127.0.0.1
+    address = {self.host}
     port = {self.pop3_port}
   }}
   inet_listener pop3s {{
-    address = 127.0.0.1
+    address = {self.host}
     port = {pop3s}
   }}
 }}
@@ -177,11 +181,10 @@ service anvil {{
                 self.process.wait()
         self.process = None
 
-    @staticmethod
-    def _greets(port: int) -> bool:
+    def _greets(self, port: int) -> bool:
         """Listening, and its login process is up ("* OK …" / "+OK …")."""
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as conn:
+            with socket.create_connection((self.host, port), timeout=2) as conn:
                 return conn.recv(64).startswith((b"* OK", b"+OK"))
         except OSError:
             return False
@@ -205,7 +208,7 @@ service anvil {{
             "pop3s": self.pop3s_port,
         }[scheme]
         path = f"/{quote(folder)}" if folder else ""
-        return f"{scheme}://{USER}:{quote(password, safe='')}@127.0.0.1:{port}{path}"
+        return f"{scheme}://{USER}:{quote(password, safe='')}@{self.host}:{port}{path}"
 
     # --- mail ----------------------------------------------------------------------------
 
@@ -231,7 +234,7 @@ service anvil {{
     def flags(self) -> dict[str, set[str]]:
         """Subject -> IMAP flags and keywords of every message, as a mail client sees them."""
         out: dict[str, set[str]] = {}
-        with imaplib.IMAP4("127.0.0.1", self.imap_port, timeout=10) as imap:
+        with imaplib.IMAP4(self.host, self.imap_port, timeout=10) as imap:
             if self.tls:
                 imap.starttls(ssl.create_default_context(cafile=self.cert))
             imap.login(USER, PASSWORD)
@@ -259,12 +262,28 @@ def dovecot_tls() -> Iterator[Dovecot]:
     yield from _dovecot(tls=True)
 
 
-def _dovecot(*, tls: bool) -> Iterator[Dovecot]:
+@pytest.fixture
+def dovecot_remote() -> Iterator[Dovecot]:
+    """Without TLS, on an address of this machine that is not loopback: a server across a
+    network, as far as the client can tell."""
+    yield from _dovecot(tls=False, host=remote_address())
+
+
+def remote_address() -> str:
+    """An IPv4 address of this machine outside 127.0.0.0/8 (the first interface's)."""
+    for _name, addresses in sorted(psutil.net_if_addrs().items()):
+        for address in addresses:
+            if address.family == socket.AF_INET and not address.address.startswith("127."):
+                return str(address.address)
+    pytest.fail("This machine has no IPv4 address besides loopback to stand for a network.")
+
+
+def _dovecot(*, tls: bool, host: str = "127.0.0.1") -> Iterator[Dovecot]:
     # Not pytest's tmp_path: its parents are 0700, and Dovecot's unprivileged processes
     # must reach the passwd-file and the Maildir.
     root = Path(tempfile.mkdtemp(prefix="innan-dovecot-"))
     root.chmod(0o755)
-    server = Dovecot(root, tls=tls)
+    server = Dovecot(root, tls=tls, host=host)
     server.start()
     try:
         yield server

@@ -284,7 +284,7 @@ def test_bad_url_is_a_clear_error() -> None:
 
     for url in ("https://mail.exempel.se/INBOX", "imap:///INBOX", "imap://u:p@host:99999/"):
         with pytest.raises(MailboxError, match="INNAN_BOUNCE_MAILBOX_URL"):
-            _open_mailbox(url)
+            _open_mailbox(url, allow_plaintext=False)
 
 
 async def _setup_cli(
@@ -388,3 +388,40 @@ async def test_the_server_certificate_is_checked_before_the_password_is_sent(
     assert (await subscriber(session, people[0])).hard_bounces == 1
     assert dovecot_tls.stored() == []
     assert "TLS" in dovecot_tls.diagnostics()
+
+
+@SCHEMES
+async def test_no_clear_text_password_to_another_host_without_starttls(
+    scheme: str,
+    tmp_path: Path,
+    db_url: str,
+    smtp_server: SmtpServer,
+    session: AsyncSession,
+    dovecot_remote: Dovecot,
+) -> None:
+    # A server across a network that offers no STARTTLS/STLS: the password would travel in
+    # clear text, so nothing is sent until an operator says the network is trusted.
+    settings, people, rows = await sent_issue(tmp_path, db_url, smtp_server, session, 1)
+    settings = settings.with_overrides(bounce_mailbox_url=dovecot_remote.url(scheme))
+    assert not dovecot_remote.host.startswith("127.")
+    report = dsn(rows[0].message_id, people[0].email, "5.1.1", "failed")
+    dovecot_remote.deliver(report, to=verp.return_path(settings, rows[0].id))
+
+    with pytest.raises(MailboxError) as refused:
+        await poll(settings)
+    message = str(refused.value)
+    offer = "STARTTLS" if scheme == "imap" else "STLS"
+    assert f"erbjuder inte {offer}" in message
+    assert "INNAN_BOUNCE_MAILBOX_ALLOW_PLAINTEXT=true" in message
+    assert PASSWORD not in message
+    log = dovecot_remote.diagnostics()
+    assert "no auth attempts" in log
+    assert "Login: user=<" not in log
+    assert (await subscriber(session, people[0])).hard_bounces == 0
+    assert len(dovecot_remote.stored()) == 1
+
+    # The operator trusts that network: the bounce is read, counted and removed.
+    allowed = settings.with_overrides(bounce_mailbox_allow_plaintext=True)
+    assert await poll(allowed) == PollResult(handled=1)
+    assert (await subscriber(session, people[0])).hard_bounces == 1
+    assert dovecot_remote.stored() == []

@@ -147,3 +147,23 @@ async def test_bounce_mailbox_login_is_checked_and_nothing_is_touched(
     assert "FEL  Studsbrevlåda:" in bad.output and "INNAN_BOUNCE_MAILBOX_URL" in bad.output
     assert "fel@" not in bad.output  # the password is never printed
     assert len(dovecot.stored()) == 1
+
+
+async def test_bounce_mailbox_without_starttls_on_another_host_is_reported(
+    settings: Settings, dovecot_remote: Dovecot
+) -> None:
+    url = dovecot_remote.url("imap")
+    refused = await arun(settings, "check-config", INNAN_BOUNCE_MAILBOX_URL=url)
+    assert refused.exit_code == 1
+    assert "FEL  Studsbrevlåda:" in refused.output
+    assert "erbjuder inte STARTTLS" in refused.output
+    assert "Login: user=<" not in dovecot_remote.diagnostics()
+
+    allowed = await arun(
+        settings,
+        "check-config",
+        INNAN_BOUNCE_MAILBOX_URL=url,
+        INNAN_BOUNCE_MAILBOX_ALLOW_PLAINTEXT="true",
+    )
+    assert "OK   Studsbrevlåda:" in allowed.output, allowed.output
+    assert allowed.exit_code == 0, allowed.output
