@@ -2,7 +2,7 @@
 
 * ``/redaktion/utskick/{id}/leverans``: schedule / send now / cancel / pause / resume
   (CSRF-protected forms), totals by state, sent per minute, ETA, the recipients who did
-  not get it and why (also as CSV); refreshes itself while sending.
+  not get it and why (also as CSV); follows the send in place (static/delivery.js).
 * ``/api/v1/issues/{id}/send|cancel|pause|resume`` (POST) and ``/delivery`` (GET).
 * When ``INNAN_RUN_WORKERS`` is true the app runs workers and the scheduler in-process.
 

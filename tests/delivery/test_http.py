@@ -71,7 +71,8 @@ async def test_editor_schedules_sends_and_sees_progress(
     assert "avbrutet" in cancelled.text
     now = await client.post(f"{url}/skicka", data={"_csrf_token": csrf(cancelled.text), "at": ""})
     assert "skickas" in now.text
-    assert 'http-equiv="refresh"' in now.text
+    assert 'data-live-interval="10"' in now.text  # delivery.js follows the send in place
+    assert "http-equiv" not in now.text  # never a timed reload (WCAG 2.2.1, 3.2.5)
     assert "i kö</th><td>3" in now.text.replace("\n", "").replace("  ", "")
     paused = await client.post(f"{url}/pausa", data={"_csrf_token": csrf(now.text)})
     assert "(pausat)" in paused.text

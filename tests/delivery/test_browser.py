@@ -1,0 +1,105 @@
+"""In headless Chromium against the real server and its in-process worker: an editor sends
+an issue now and watches the delivery page follow the send to the end by itself, with the
+recipient the mail server refused listed with the reason."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from service.db import create_engine, create_session_factory
+from service.settings import Settings
+from tests.browser import assert_accessible
+from tests.conftest import make_settings
+from tests.delivery.helpers import add_subscribers, make_issue
+from tests.editor.helpers import PASSWORD, make_editor
+from tests.smtp import SmtpServer
+
+REFUSED = "mottagare2@exempel.se"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> Settings:
+    # The live server runs the worker in-process and sends to a real SMTP server.
+    return make_settings(tmp_path, db_url, INNAN_RUN_WORKERS="true", INNAN_SMTP_URL=smtp_server.url)
+
+
+def _issue_with_audience(settings: Settings) -> int:
+    result: list[int] = []
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_session_factory(engine)() as session:
+                await make_editor(session)
+                await add_subscribers(session, 3)
+                issue = await make_issue(session)
+                result.append(issue.id)
+        finally:
+            await engine.dispose()
+
+    # Playwright's sync API runs an event loop in this thread; use another one.
+    worker = threading.Thread(target=asyncio.run, args=(run(),))
+    worker.start()
+    worker.join()
+    return result[0]
+
+
+def test_editor_sends_now_and_the_page_follows_the_send(
+    settings: Settings, smtp_server: SmtpServer, live_server: str, browser_page: Page
+) -> None:
+    smtp_server.refuse_recipient(REFUSED)
+    smtp_server.handler.hold = True  # the accepted mails wait at DATA until released
+    issue_id = _issue_with_audience(settings)
+    page = browser_page
+    page.goto(f"{live_server}/redaktion/utskick/{issue_id}/leverans")
+    assert "/redaktion/logga-in" in page.url
+    page.get_by_label("E-postadress").fill("red@example.org")
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    page.goto(f"{live_server}/redaktion/utskick/{issue_id}/leverans")
+    status = page.locator("#leverans-status")
+    expect(status).to_contain_text("utkast")
+    assert_accessible(page)
+
+    page.get_by_role("button", name="Schemalägg eller skicka nu").click()
+    expect(status).to_contain_text("skickas")
+    expect(page.get_by_text("uppdateras var tionde sekund")).to_be_visible()
+    expect(page.get_by_role("button", name="Pausa utskicket")).to_be_visible()
+    expect(page.locator("caption")).to_contain_text("totalt 3")
+    assert_accessible(page)  # among others axe's meta-refresh rule: no timed reload
+    assert smtp_server.handler.held.wait(20), "the worker never reached the mail server"
+    page.evaluate("window.sammaSida = true")  # gone if the page were loaded again
+
+    # The editor turns the automatic updates off: the figures stand still while the send
+    # ends, over more than one update interval.
+    page.get_by_role("button", name="Stäng av den automatiska uppdateringen").click()
+    switch_on = page.get_by_role("button", name="Slå på den automatiska uppdateringen")
+    expect(switch_on).to_be_visible()
+    smtp_server.handler.release.set()
+    page.wait_for_timeout(12_000)
+    expect(status).to_contain_text("skickas")
+
+    # On again: the page follows the send to its end by itself, without a reload.
+    switch_on.click()
+    expect(status).to_contain_text("skickat", timeout=40_000)
+    expect(page.get_by_role("status")).to_contain_text("skickat")  # announced, politely
+    assert page.evaluate("window.sammaSida") is True
+    expect(page.get_by_text("uppdateras var tionde sekund")).to_have_count(0)
+    expect(page.get_by_role("button", name="Pausa utskicket")).to_have_count(0)
+    totals = page.locator("#leverans-lage tbody")
+    expect(totals.locator("tr", has_text="skickade")).to_contain_text("2")
+    expect(totals.locator("tr", has_text="misslyckade")).to_contain_text("1")
+    problem = page.locator("#leverans-problem tr", has_text=REFUSED)
+    expect(problem).to_contain_text("misslyckade")
+    expect(problem).to_contain_text("550")
+    expect(page.get_by_role("link", name="Ladda ner listan som CSV")).to_be_visible()
+    assert_accessible(page)
+    assert sorted(r for m in smtp_server.received for r in m.rcpt_tos) == [
+        "mottagare0@exempel.se",
+        "mottagare1@exempel.se",
+    ]
