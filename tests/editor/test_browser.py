@@ -95,3 +95,68 @@ def test_admin_creates_editor_who_sets_password(
     page.get_by_role("button", name="Logga in").click()
     assert "Inloggad som Nora Ny" in page.locator("main").inner_text()
     assert page.get_by_role("link", name="Redaktörer").count() == 0
+
+
+def _load_demo(settings: Settings) -> dict[str, int]:
+    """The demo content (the August 2019 issue, the calendar, the lists), and some ids."""
+    from sqlalchemy import select
+
+    from service.calendar.models import CalendarItem
+    from service.demo import load_all
+    from service.issues.models import Issue
+
+    ids: dict[str, int] = {}
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            async with create_session_factory(engine)() as session:
+                await load_all(session, settings)
+                await session.commit()
+                ids["issue"] = int(
+                    await session.scalar(select(Issue.id).order_by(Issue.id).limit(1)) or 0
+                )
+                ids["item"] = int(
+                    await session.scalar(select(CalendarItem.id).order_by(CalendarItem.id).limit(1))
+                    or 0
+                )
+        finally:
+            await engine.dispose()
+
+    worker = threading.Thread(target=asyncio.run, args=(run(),))
+    worker.start()
+    worker.join()
+    assert ids["issue"] and ids["item"], ids
+    return ids
+
+
+def test_every_editor_page_is_accessible(
+    settings: Settings, live_server: str, browser_page: Page
+) -> None:
+    ids = _load_demo(settings)
+    _create_editor(settings, "chef@example.org", role="admin")
+    page = browser_page
+    page.goto(live_server + "/redaktion/logga-in")
+    page.get_by_label("E-postadress").fill("chef@example.org")
+    page.get_by_label("Lösenord").fill(PASSWORD)
+    page.get_by_role("button", name="Logga in").click()
+    issue, item = ids["issue"], ids["item"]
+    for path in (
+        "/redaktion",
+        "/redaktion/utskick/nytt",
+        f"/redaktion/utskick/{issue}",
+        f"/redaktion/utskick/{issue}/forhandsvisning",
+        f"/redaktion/utskick/{issue}/leverans",
+        "/redaktion/kalender",
+        "/redaktion/kalender/ny",
+        f"/redaktion/kalender/{item}",
+        "/redaktion/bilder",
+        "/redaktion/nycklar",
+        "/redaktion/redaktorer",
+        "/redaktion/arkiv",
+        "/redaktion/import",
+    ):
+        response = page.goto(live_server + path)
+        assert response is not None and response.status == 200, path
+        assert "/logga-in" not in page.url, path
+        assert_accessible(page)
