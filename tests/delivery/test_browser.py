@@ -91,6 +91,8 @@ def test_editor_sends_now_and_the_page_follows_the_send(
     assert page.evaluate("window.sammaSida") is True
     expect(page.get_by_text("uppdateras var tionde sekund")).to_have_count(0)
     expect(page.get_by_role("button", name="Pausa utskicket")).to_have_count(0)
+    expect(page.get_by_text("Det finns inget mer att göra här")).to_be_visible()
+    expect(page.get_by_text("Beräknad tid kvar")).to_have_count(0)
     totals = page.locator("#leverans-lage tbody")
     expect(totals.locator("tr", has_text="skickade")).to_contain_text("2")
     expect(totals.locator("tr", has_text="misslyckade")).to_contain_text("1")
@@ -99,6 +101,8 @@ def test_editor_sends_now_and_the_page_follows_the_send(
     expect(problem).to_contain_text("550")
     expect(page.get_by_role("link", name="Ladda ner listan som CSV")).to_be_visible()
     assert_accessible(page)
+    page.get_by_role("link", name="Tillbaka till utskicket").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Nyhetsbrev augusti 2019")
     assert sorted(r for m in smtp_server.received for r in m.rcpt_tos) == [
         "mottagare0@exempel.se",
         "mottagare1@exempel.se",
