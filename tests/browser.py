@@ -16,7 +16,9 @@ import asyncio
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 import uvicorn
@@ -114,3 +116,23 @@ def assert_accessible(page: Page) -> None:
         for v in violations
     ]
     assert not violations, "axe-core found accessibility problems:\n" + "\n".join(summary)
+
+
+T = TypeVar("T")
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run ``coroutine`` to its end from a browser test and return its result.
+
+    Playwright's sync API keeps an event loop in the test's thread, so the coroutine gets a
+    thread (and a loop) of its own.
+    """
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+def log_in(page: Page, email: str, password: str) -> None:
+    """Fill in and send the editor login form shown on ``page``."""
+    page.get_by_label("E-postadress").fill(email)
+    page.get_by_label("Lösenord").fill(password)
+    page.get_by_role("button", name="Logga in").click()

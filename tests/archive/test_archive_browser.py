@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-import threading
-
 from playwright.sync_api import Page
 
 from service.db import create_engine, create_session_factory, session_scope
 from service.demo import load_all
 from service.settings import Settings
-from tests.browser import assert_accessible
+from tests.browser import assert_accessible, run_async
 
 
 def _load_demo(settings: Settings) -> None:
@@ -20,10 +17,7 @@ def _load_demo(settings: Settings) -> None:
             await load_all(session, settings)
         await engine.dispose()
 
-    # Playwright's sync API runs an event loop in this thread: load in another one.
-    worker = threading.Thread(target=asyncio.run, args=(run(),))
-    worker.start()
-    worker.join()
+    run_async(run())
 
 
 def test_archive_pages_are_accessible(

@@ -4,8 +4,6 @@ recipient the mail server refused listed with the reason."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from playwright.sync_api import Page, expect
 
 from service.db import create_engine, create_session_factory
 from service.settings import Settings
-from tests.browser import assert_accessible
+from tests.browser import assert_accessible, log_in, run_async
 from tests.conftest import make_settings
 from tests.delivery.helpers import add_subscribers, make_issue
 from tests.editor.helpers import PASSWORD, make_editor
@@ -42,10 +40,7 @@ def _issue_with_audience(settings: Settings) -> int:
         finally:
             await engine.dispose()
 
-    # Playwright's sync API runs an event loop in this thread; use another one.
-    worker = threading.Thread(target=asyncio.run, args=(run(),))
-    worker.start()
-    worker.join()
+    run_async(run())
     return result[0]
 
 
@@ -58,9 +53,7 @@ def test_editor_sends_now_and_the_page_follows_the_send(
     page = browser_page
     page.goto(f"{live_server}/redaktion/utskick/{issue_id}/leverans")
     assert "/redaktion/logga-in" in page.url
-    page.get_by_label("E-postadress").fill("red@example.org")
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
+    log_in(page, "red@example.org", PASSWORD)
     page.goto(f"{live_server}/redaktion/utskick/{issue_id}/leverans")
     status = page.locator("#leverans-status")
     expect(status).to_contain_text("utkast")

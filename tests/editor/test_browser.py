@@ -3,15 +3,12 @@ an admin creates an editor who sets a password through the one-time link."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
-
 from playwright.sync_api import Page
 
 from service.db import create_engine, create_session_factory
 from service.editor import service
 from service.settings import Settings
-from tests.browser import assert_accessible
+from tests.browser import assert_accessible, log_in, run_async
 from tests.editor.helpers import PASSWORD
 
 
@@ -27,10 +24,7 @@ def _create_editor(
         finally:
             await engine.dispose()
 
-    # Playwright's sync API runs an event loop in this thread; use another one.
-    worker = threading.Thread(target=asyncio.run, args=(run(),))
-    worker.start()
-    worker.join()
+    run_async(run())
 
 
 def test_login_compose_preview(settings: Settings, live_server: str, browser_page: Page) -> None:
@@ -39,9 +33,7 @@ def test_login_compose_preview(settings: Settings, live_server: str, browser_pag
     page.goto(live_server + "/redaktion")
     assert "/redaktion/logga-in" in page.url
     assert_accessible(page)
-    page.get_by_label("E-postadress").fill("red@example.org")
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
+    log_in(page, "red@example.org", PASSWORD)
     page.get_by_role("link", name="Nytt utskick").click()
     page.get_by_label("Rubrik").fill("Nyhetsbrev från webbläsaren")
     page.get_by_label("Datum").fill("2026-12-01")
@@ -70,9 +62,7 @@ def test_admin_creates_editor_who_sets_password(
     _create_editor(settings, "chef@example.org", role="admin")
     page = browser_page
     page.goto(live_server + "/redaktion/logga-in")
-    page.get_by_label("E-postadress").fill("chef@example.org")
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
+    log_in(page, "chef@example.org", PASSWORD)
     page.get_by_role("link", name="Redaktörer").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Redaktörer"
     assert_accessible(page)
@@ -90,9 +80,7 @@ def test_admin_creates_editor_who_sets_password(
     page.get_by_label("Samma lösenord igen").fill("nora-väljer-ett-långt-lösen")
     page.get_by_role("button", name="Spara lösenordet").click()
     assert "Ditt lösenord är sparat" in page.locator("[role=status]").inner_text()
-    page.get_by_label("E-postadress").fill("ny@example.org")
-    page.get_by_label("Lösenord").fill("nora-väljer-ett-långt-lösen")
-    page.get_by_role("button", name="Logga in").click()
+    log_in(page, "ny@example.org", "nora-väljer-ett-långt-lösen")
     assert "Inloggad som Nora Ny" in page.locator("main").inner_text()
     assert page.get_by_role("link", name="Redaktörer").count() == 0
 
@@ -123,9 +111,7 @@ def _load_demo(settings: Settings) -> dict[str, int]:
         finally:
             await engine.dispose()
 
-    worker = threading.Thread(target=asyncio.run, args=(run(),))
-    worker.start()
-    worker.join()
+    run_async(run())
     assert ids["issue"] and ids["item"], ids
     return ids
 
@@ -137,9 +123,7 @@ def test_every_editor_page_is_accessible(
     _create_editor(settings, "chef@example.org", role="admin")
     page = browser_page
     page.goto(live_server + "/redaktion/logga-in")
-    page.get_by_label("E-postadress").fill("chef@example.org")
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
+    log_in(page, "chef@example.org", PASSWORD)
     issue, item = ids["issue"], ids["item"]
     for path in (
         "/redaktion",

@@ -3,8 +3,6 @@ upload, used like an administrator would (labels, file chooser, the report)."""
 
 from __future__ import annotations
 
-import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from playwright.sync_api import Page
@@ -12,7 +10,7 @@ from playwright.sync_api import Page
 from service.db import create_engine, create_session_factory
 from service.editor.service import create_editor
 from service.settings import Settings
-from tests.browser import assert_accessible
+from tests.browser import assert_accessible, log_in, run_async
 from tests.ops.test_import import excel_bytes
 
 PASSWORD = "ett-långt-lösenord-för-test"
@@ -28,9 +26,7 @@ def _admin(settings: Settings) -> None:
         finally:
             await engine.dispose()
 
-    # Playwright's sync API keeps an event loop in this thread: use a thread of our own.
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(asyncio.run, make()).result()
+    run_async(make())
 
 
 def test_import_page_is_accessible_and_works(
@@ -39,9 +35,7 @@ def test_import_page_is_accessible_and_works(
     _admin(settings)
     page = browser_page
     page.goto(live_server + "/redaktion/import")
-    page.get_by_label("E-postadress").fill("admin@example.se")
-    page.get_by_label("Lösenord").fill(PASSWORD)
-    page.get_by_role("button", name="Logga in").click()
+    log_in(page, "admin@example.se", PASSWORD)
     assert page.get_by_role("heading", level=1).inner_text() == "Importera prenumeranter"
     assert_accessible(page)
 
