@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import email
 import email.policy
-import functools
 import hashlib
 import imaplib
 import ipaddress
@@ -587,11 +586,9 @@ async def poll(settings: Settings) -> PollResult:
     if not settings.bounce_mailbox_url:
         return PollResult()
     box = await asyncio.to_thread(
-        functools.partial(
-            _open_mailbox,
-            settings.bounce_mailbox_url,
-            allow_plaintext=settings.bounce_mailbox_allow_plaintext,
-        )
+        _open_mailbox,
+        settings.bounce_mailbox_url,
+        allow_plaintext=settings.bounce_mailbox_allow_plaintext,
     )
     handled = left = failed = 0
     engine = create_engine(settings.database_url)

@@ -243,8 +243,7 @@ class Worker:
 
     async def _recorder(self, run: _Run) -> None:
         while True:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(run.flush.wait(), self.config.flush_seconds)
+            await _wait_any(run.flush, seconds=self.config.flush_seconds)
             run.flush.clear()
             if run.done:
                 jobs, run.done = run.done, []
@@ -274,8 +273,7 @@ class Worker:
                 await self.beat()
             except Exception:
                 log.exception("heartbeat failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), interval)
+            await _wait_any(stop, seconds=interval)
 
     async def beat(self) -> None:
         """Refresh our claims and heartbeat; re-queue claims of workers that died."""

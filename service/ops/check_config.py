@@ -191,17 +191,14 @@ async def _bounce_mailbox(settings: Settings) -> Check:
     if not settings.bounce_mailbox_url:
         return Check("Studsbrevlåda", True, "INNAN_BOUNCE_MAILBOX_URL är inte satt.")
     import asyncio
-    import functools
 
     from service.delivery.bounces import MailboxError, check_mailbox
 
     try:
         where, waiting = await asyncio.to_thread(
-            functools.partial(
-                check_mailbox,
-                settings.bounce_mailbox_url,
-                allow_plaintext=settings.bounce_mailbox_allow_plaintext,
-            )
+            check_mailbox,
+            settings.bounce_mailbox_url,
+            allow_plaintext=settings.bounce_mailbox_allow_plaintext,
         )
     except MailboxError as exc:
         return Check("Studsbrevlåda", False, str(exc))

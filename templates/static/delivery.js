@@ -11,10 +11,10 @@
     return;
   }
   var interval = 1000 * Number(marker.getAttribute("data-live-interval"));
-  var button = document.getElementById("leverans-auto");
   var announce = document.getElementById("leverans-meddelande");
+  var button = null;  // set by bind(), again whenever its part is swapped
   var timer = null;
-  var running = false;
+  var running = true;
 
   function text(node) {
     return node ? node.textContent.replace(/\s+/g, " ").trim() : "";
@@ -98,8 +98,6 @@
     }
   }
 
-  button = null;
-  running = true;
   bind();
   schedule();
 })();
