@@ -16,15 +16,17 @@ import asyncio
 import shutil
 import threading
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 import uvicorn
 from playwright.sync_api import Page, sync_playwright
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.app import create_app
+from service.db import create_engine, create_session_factory, session_scope
 from service.settings import Settings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -121,14 +123,23 @@ def assert_accessible(page: Page) -> None:
 T = TypeVar("T")
 
 
-def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run ``coroutine`` to its end from a browser test and return its result.
+def in_database(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in a session on the app's database, commit, and return its result.
 
-    Playwright's sync API keeps an event loop in the test's thread, so the coroutine gets a
-    thread (and a loop) of its own.
+    For a browser test's setup: Playwright's sync API keeps an event loop in the test's
+    thread, so this runs in a thread (and a loop) of its own.
     """
+
+    async def run() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            async with session_scope(create_session_factory(engine)) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+        return pool.submit(asyncio.run, run()).result()
 
 
 def log_in(page: Page, email: str, password: str) -> None:

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 from playwright.sync_api import Page
 
-from service.db import create_engine, create_session_factory, session_scope
 from service.demo import load_all
 from service.settings import Settings
-from tests.browser import assert_accessible, run_async
-
-
-def _load_demo(settings: Settings) -> None:
-    async def run() -> None:
-        engine = create_engine(settings.database_url)
-        async with session_scope(create_session_factory(engine)) as session:
-            await load_all(session, settings)
-        await engine.dispose()
-
-    run_async(run())
+from tests.browser import assert_accessible, in_database
 
 
 def test_archive_pages_are_accessible(
     settings: Settings, live_server: str, browser_page: Page
 ) -> None:
-    _load_demo(settings)
+    in_database(settings, lambda session: load_all(session, settings))
     for path, heading in (
         ("/arkiv", "Arkiv"),
         ("/arkiv?q=FINSAM", "Arkiv"),
@@ -41,7 +30,7 @@ def test_archive_pages_are_accessible(
 def test_issue_page_is_readable_on_a_phone(
     settings: Settings, live_server: str, browser_page: Page
 ) -> None:
-    _load_demo(settings)
+    in_database(settings, lambda session: load_all(session, settings))
     browser_page.set_viewport_size({"width": 360, "height": 740})
     browser_page.goto(live_server + "/arkiv/2019/nyhetsbrev-augusti-2019")
     overflow = browser_page.evaluate(

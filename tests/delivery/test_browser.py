@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db import create_engine, create_session_factory
 from service.settings import Settings
-from tests.browser import assert_accessible, log_in, run_async
+from tests.browser import assert_accessible, in_database, log_in
 from tests.conftest import make_settings
 from tests.delivery.helpers import add_subscribers, make_issue
 from tests.editor.helpers import PASSWORD, make_editor
@@ -26,22 +26,10 @@ def settings(tmp_path: Path, db_url: str, smtp_server: SmtpServer) -> Settings:
     return make_settings(tmp_path, db_url, INNAN_RUN_WORKERS="true", INNAN_SMTP_URL=smtp_server.url)
 
 
-def _issue_with_audience(settings: Settings) -> int:
-    result: list[int] = []
-
-    async def run() -> None:
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_session_factory(engine)() as session:
-                await make_editor(session)
-                await add_subscribers(session, 3)
-                issue = await make_issue(session)
-                result.append(issue.id)
-        finally:
-            await engine.dispose()
-
-    run_async(run())
-    return result[0]
+async def _issue_with_audience(session: AsyncSession) -> int:
+    await make_editor(session)
+    await add_subscribers(session, 3)
+    return (await make_issue(session)).id
 
 
 def test_editor_sends_now_and_the_page_follows_the_send(
@@ -49,7 +37,7 @@ def test_editor_sends_now_and_the_page_follows_the_send(
 ) -> None:
     smtp_server.refuse_recipient(REFUSED)
     smtp_server.handler.hold = True  # the accepted mails wait at DATA until released
-    issue_id = _issue_with_audience(settings)
+    issue_id = in_database(settings, _issue_with_audience)
     page = browser_page
     page.goto(f"{live_server}/redaktion/utskick/{issue_id}/leverans")
     assert "/redaktion/logga-in" in page.url

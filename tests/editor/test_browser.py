@@ -4,27 +4,21 @@ an admin creates an editor who sets a password through the one-time link."""
 from __future__ import annotations
 
 from playwright.sync_api import Page
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db import create_engine, create_session_factory
 from service.editor import service
 from service.settings import Settings
-from tests.browser import assert_accessible, log_in, run_async
+from tests.browser import assert_accessible, in_database, log_in
 from tests.editor.helpers import PASSWORD
 
 
 def _create_editor(
     settings: Settings, email: str = "red@example.org", role: str = "editor"
 ) -> None:
-    async def run() -> None:
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_session_factory(engine)() as session:
-                await service.create_editor(session, email, PASSWORD, name="Red", role=role)
-                await session.commit()
-        finally:
-            await engine.dispose()
-
-    run_async(run())
+    in_database(
+        settings,
+        lambda session: service.create_editor(session, email, PASSWORD, name="Red", role=role),
+    )
 
 
 def test_login_compose_preview(settings: Settings, live_server: str, browser_page: Page) -> None:
@@ -85,7 +79,7 @@ def test_admin_creates_editor_who_sets_password(
     assert page.get_by_role("link", name="Redaktörer").count() == 0
 
 
-def _load_demo(settings: Settings) -> dict[str, int]:
+async def _load_demo(session: AsyncSession, settings: Settings) -> dict[str, int]:
     """The demo content (the August 2019 issue, the calendar, the lists), and some ids."""
     from sqlalchemy import select
 
@@ -93,33 +87,20 @@ def _load_demo(settings: Settings) -> dict[str, int]:
     from service.demo import load_all
     from service.issues.models import Issue
 
-    ids: dict[str, int] = {}
-
-    async def run() -> None:
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_session_factory(engine)() as session:
-                await load_all(session, settings)
-                await session.commit()
-                ids["issue"] = int(
-                    await session.scalar(select(Issue.id).order_by(Issue.id).limit(1)) or 0
-                )
-                ids["item"] = int(
-                    await session.scalar(select(CalendarItem.id).order_by(CalendarItem.id).limit(1))
-                    or 0
-                )
-        finally:
-            await engine.dispose()
-
-    run_async(run())
-    assert ids["issue"] and ids["item"], ids
-    return ids
+    await load_all(session, settings)
+    return {
+        "issue": int(await session.scalar(select(Issue.id).order_by(Issue.id).limit(1)) or 0),
+        "item": int(
+            await session.scalar(select(CalendarItem.id).order_by(CalendarItem.id).limit(1)) or 0
+        ),
+    }
 
 
 def test_every_editor_page_is_accessible(
     settings: Settings, live_server: str, browser_page: Page
 ) -> None:
-    ids = _load_demo(settings)
+    ids = in_database(settings, lambda session: _load_demo(session, settings))
+    assert ids["issue"] and ids["item"], ids
     _create_editor(settings, "chef@example.org", role="admin")
     page = browser_page
     page.goto(live_server + "/redaktion/logga-in")

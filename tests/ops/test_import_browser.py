@@ -7,32 +7,21 @@ from pathlib import Path
 
 from playwright.sync_api import Page
 
-from service.db import create_engine, create_session_factory
 from service.editor.service import create_editor
 from service.settings import Settings
-from tests.browser import assert_accessible, log_in, run_async
+from tests.browser import assert_accessible, in_database, log_in
 from tests.ops.test_import import excel_bytes
 
 PASSWORD = "ett-långt-lösenord-för-test"
 
 
-def _admin(settings: Settings) -> None:
-    async def make() -> None:
-        engine = create_engine(settings.database_url)
-        try:
-            async with create_session_factory(engine)() as session:
-                await create_editor(session, "admin@example.se", PASSWORD, role="admin")
-                await session.commit()
-        finally:
-            await engine.dispose()
-
-    run_async(make())
-
-
 def test_import_page_is_accessible_and_works(
     live_server: str, browser_page: Page, settings: Settings, tmp_path: Path
 ) -> None:
-    _admin(settings)
+    in_database(
+        settings,
+        lambda session: create_editor(session, "admin@example.se", PASSWORD, role="admin"),
+    )
     page = browser_page
     page.goto(live_server + "/redaktion/import")
     log_in(page, "admin@example.se", PASSWORD)
