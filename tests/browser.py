@@ -26,7 +26,7 @@ from playwright.sync_api import Page, sync_playwright
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.app import create_app
-from service.db import create_engine, create_session_factory, session_scope
+from service.cli import run_in_session
 from service.settings import Settings
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -124,22 +124,14 @@ T = TypeVar("T")
 
 
 def in_database(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run ``work`` in a session on the app's database, commit, and return its result.
+    """Run ``work`` in one committed session on the app's database (the CLI's
+    ``run_in_session``) and return its result.
 
     For a browser test's setup: Playwright's sync API keeps an event loop in the test's
     thread, so this runs in a thread (and a loop) of its own.
     """
-
-    async def run() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            async with session_scope(create_session_factory(engine)) as session:
-                return await work(session)
-        finally:
-            await engine.dispose()
-
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, run()).result()
+        return pool.submit(run_in_session, settings, work).result()
 
 
 def log_in(page: Page, email: str, password: str) -> None:
