@@ -36,6 +36,13 @@ CLI_MODULES = (
 )
 
 
+OUTBOX_NOTICE = (
+    "OBS: INNAN_SMTP_URL är inte satt. Inga brev lämnar maskinen: de skrivs som filer i "
+    "{outbox} (utkorgen, för utveckling och prov) och tas bort efter {days} dagar. "
+    "Sätt INNAN_SMTP_URL för att skicka på riktigt."
+)
+
+
 def get_settings() -> Settings:
     try:
         return load_settings()
@@ -103,6 +110,8 @@ def serve(host: str | None, port: int | None, workers: bool | None) -> None:
     settings = get_settings()
     if workers is not None:
         settings = settings.with_overrides(run_workers=workers)
+    if settings.smtp_url is None:
+        click.echo(OUTBOX_NOTICE.format(outbox=settings.outbox_dir, days=settings.outbox_keep_days))
     app = create_app(settings)
     # Everything built so far (routes, templates, models) lives as long as the process:
     # keep it out of the cyclic collector, whose full passes otherwise stall requests

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, DateTime, MetaData, any_, event, literal
+from sqlalchemy import BigInteger, ColumnElement, DateTime, Integer, MetaData, any_, event, literal
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
@@ -18,6 +19,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+log = logging.getLogger(__name__)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -30,6 +33,10 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# A 64-bit primary key on PostgreSQL; SQLite's rowid alias must be declared INTEGER.
+BigId = BigInteger().with_variant(Integer, "sqlite")
 
 
 def utcnow() -> datetime:
@@ -77,6 +84,9 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA busy_timeout=15000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted rows are overwritten with zeros, not left in free pages: an erased
+    # person's data must not be readable in the file afterwards (GDPR Art. 17).
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -103,6 +113,36 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
+AfterCommit = Callable[[AsyncSession], Awaitable[None]]
+_AFTER_COMMIT = "innan_after_commit"
+
+
+def after_commit(session: AsyncSession, hook: AfterCommit) -> None:
+    """Run ``hook(session)`` once the caller has committed the current work (by
+    :func:`session_scope` or the request's ``db`` dependency); dropped on rollback.
+
+    For work that must see the change committed and cannot be part of it, e.g. a WAL
+    checkpoint after an erasure. Not for mail or other network I/O: that goes through
+    the mail queue.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(hook)
+
+
+def discard_after_commit(session: AsyncSession) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
+
+
+async def run_after_commit(session: AsyncSession) -> None:
+    """Run (and forget) the hooks registered with :func:`after_commit`; a failing hook is
+    logged, never raised: the work it follows is already committed."""
+    hooks: list[AfterCommit] = session.info.pop(_AFTER_COMMIT, [])
+    for hook in hooks:
+        try:
+            await hook(session)
+        except Exception:
+            log.exception("after-commit hook %s failed", getattr(hook, "__name__", hook))
+
+
 @asynccontextmanager
 async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
     """A session that commits on success and rolls back on error."""
@@ -111,8 +151,22 @@ async def session_scope(factory: async_sessionmaker[AsyncSession]) -> AsyncItera
             yield session
             await session.commit()
         except BaseException:
+            discard_after_commit(session)
             await session.rollback()
             raise
+        await run_after_commit(session)
+
+
+async def checkpoint_sqlite(session: AsyncSession) -> None:
+    """SQLite: copy the WAL into the database file and truncate it to zero bytes, so
+    that rows just deleted (with ``secure_delete`` on, overwritten in the database file)
+    are no longer readable in the ``-wal`` file either. No-op on PostgreSQL."""
+    if not is_sqlite(session):
+        return
+    from sqlalchemy import text
+
+    await session.execute(text("PRAGMA wal_checkpoint(TRUNCATE)"))
+    await session.commit()
 
 
 async def begin_immediate(session: AsyncSession) -> None:

@@ -6,6 +6,7 @@ from service.db import Base
 from service.delivery.models import BounceEvent, Delivery, WorkerHeartbeat
 from service.editor.models import ApiToken, Editor, PasswordLink
 from service.issues.models import Block, Issue, IssueList
+from service.mail.models import QueuedMail
 from service.media.models import MediaFile
 from subscribers.models import (
     ActionToken,
@@ -36,6 +37,7 @@ __all__ = [
     "MailingList",
     "MediaFile",
     "PasswordLink",
+    "QueuedMail",
     "RateCounter",
     "Subscriber",
     "Subscription",

@@ -72,6 +72,8 @@ class Settings:
     unconfirmed_days: int = 7
     unsubscribed_days: int = 30
     bounced_days: int = 90
+    mail_log_days: int = 30  # finished rows of the transactional mail queue
+    outbox_keep_days: int = 7  # .eml files of the outbox transport (development)
     log_level: str = "INFO"
 
     @property
@@ -299,5 +301,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         unconfirmed_days=_int(env, "INNAN_UNCONFIRMED_DAYS", 7, minimum=1),
         unsubscribed_days=_int(env, "INNAN_UNSUBSCRIBED_DAYS", 30, minimum=1),
         bounced_days=_int(env, "INNAN_BOUNCED_DAYS", 90, minimum=1),
+        mail_log_days=_int(env, "INNAN_MAIL_LOG_DAYS", 30, minimum=1),
+        outbox_keep_days=_int(env, "INNAN_OUTBOX_KEEP_DAYS", 7, minimum=1),
         log_level=log_level,
     )

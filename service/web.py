@@ -18,6 +18,7 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.status_codes import HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service.db import discard_after_commit, run_after_commit
 from service.mail.transport import Transport
 from service.settings import Settings
 
@@ -91,10 +92,12 @@ async def provide_db(state: State) -> AsyncGenerator[AsyncSession, None]:
         try:
             yield session
         except BaseException:
+            discard_after_commit(session)
             await session.rollback()
             raise
         else:
             await session.commit()
+            await run_after_commit(session)
 
 
 def client_ip(request: Request[Any, Any, Any]) -> str:

@@ -22,13 +22,12 @@ from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import ratelimit
 from service.errors import Conflict, Gone, NotFound, ValidationFailed
 from service.settings import Settings
-from service.web import Contribution, client_ip, settings_of, transport_of
+from service.web import Contribution, client_ip, settings_of
 from subscribers import links, service
 from subscribers.messages import MESSAGES, SAVED_NOTICES
 from subscribers.models import Subscriber
@@ -132,11 +131,7 @@ async def _signup(request: Request[Any, Any, Any], db: Db, source: str) -> Templ
     except ValidationFailed as exc:
         context = await _signup_context(db, form, exc.fields)
         return Template(template_name=page, context=context, status_code=422)
-    try:
-        await service.request_signup(db, settings, transport_of(request), signup)
-    except IntegrityError:
-        # The same new address posted twice at the same moment: the other request won.
-        await db.rollback()
+    service.request_signup(db, signup)
     return done
 
 
@@ -177,7 +172,7 @@ async def confirm_page(token: FromPath[str], db: Db) -> Template:
 async def confirm_submit(token: FromPath[str], request: Request[Any, Any, Any], db: Db) -> Template:
     settings = settings_of(request)
     try:
-        result = await service.confirm(db, settings, transport_of(request), token)
+        result = await service.confirm(db, settings, token)
     except (NotFound, Gone, Conflict) as exc:
         return _link_problem(exc)
     return Template(
@@ -285,7 +280,7 @@ async def prefs_submit(
                     MESSAGES["change_rate"], fields={"new_email": MESSAGES["change_rate"]}
                 )
             await service.request_address_change(
-                db, settings, transport_of(request), subscriber, values.get("new_email", "")
+                db, settings, subscriber, values.get("new_email", "")
             )
         else:
             await service.unsubscribe(db, settings, subscriber.id, channel="preference-centre")

@@ -1,22 +1,20 @@
 """Single mails to one subscriber: signup confirmation, address change, welcome.
 
-The texts are Jinja templates under ``templates/mail/subscribers/`` (a plain-text and an
-HTML part each); headers come from :mod:`service.mail.compose`.
+They are built here and sent through the transactional mail queue
+(:mod:`service.mail.queue`). The texts are Jinja templates under
+``templates/mail/subscribers/`` (a plain-text and an HTML part each); headers come from
+:mod:`service.mail.compose`.
 """
 
 from __future__ import annotations
 
-import logging
+from email.message import EmailMessage
 from typing import Any
 
-import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from service.mail.compose import ListHeaders, build_message, to_bytes
-from service.mail.transport import Transport
+from service.mail.compose import ListHeaders, build_message
 from service.settings import TEMPLATES_DIR, Settings
-
-log = logging.getLogger("innanforskapet.subscribers")
 
 
 def _environment() -> Environment:
@@ -50,28 +48,17 @@ def subject_of(text: str) -> tuple[str, str]:
     return "Innanförskapet", text
 
 
-async def send(
+def build(
     settings: Settings,
-    transport: Transport,
     *,
     to: str,
     template: str,
     context: dict[str, Any],
     list_headers: ListHeaders | None = None,
-) -> bool:
-    """Render and send one mail; returns whether the transport accepted it."""
+) -> EmailMessage:
+    """Render one mail (for the mail queue: :mod:`service.mail.queue`)."""
     text, html = render(template, context, settings)
     subject, text = subject_of(text)
-    msg = build_message(
+    return build_message(
         settings, to=to, subject=subject, text=text, html=html, list_headers=list_headers
     )
-    try:
-        result = await transport.send(settings.sender_address.addr_spec, [to], to_bytes(msg))
-    except (OSError, aiosmtplib.SMTPException) as exc:
-        log.warning("mail %s could not be sent: %s", template, exc)
-        return False
-    if not result.all_ok:
-        codes = [r.code for r in result.per_recipient.values()]
-        log.warning("mail %s was not accepted (codes %s)", template, codes)
-        return False
-    return True

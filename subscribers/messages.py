@@ -13,6 +13,11 @@ FIELD_LABELS = {
 }
 
 MESSAGES = {
+    # Reasons shown to editors on "Utgående e-post" when no confirmation mail was due.
+    "confirmation_throttled": (
+        "Ingen ny bekräftelse: adressen fick en (eller har en på väg) det senaste dygnet."
+    ),
+    "signup_lists_gone": ("Ingen bekräftelse: listan eller samtyckestexten finns inte längre."),
     "control_chars": "Fältet får inte innehålla radbrytningar eller andra styrtecken.",
     "too_long": "Högst {max} tecken.",
     "no_list": "Välj minst ett utskick.",

@@ -7,7 +7,6 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    BigInteger,
     Boolean,
     ForeignKey,
     Integer,
@@ -17,9 +16,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from service.db import Base, UTCDateTime, utcnow
-
-BigId = BigInteger().with_variant(Integer, "sqlite")
+from service.db import Base, BigId, UTCDateTime, utcnow
 
 
 class MailingList(Base):
@@ -55,7 +52,6 @@ class Subscriber(Base):
     token_version: Mapped[int] = mapped_column(Integer, default=1)
     soft_bounces: Mapped[int] = mapped_column(Integer, default=0)
     hard_bounces: Mapped[int] = mapped_column(Integer, default=0)
-    last_confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     subscriptions: Mapped[list[Subscription]] = relationship(
         back_populates="subscriber", cascade="all, delete-orphan", lazy="selectin"

@@ -26,6 +26,7 @@ Everything here takes an ``AsyncSession`` (the caller commits) and raises
 
 from __future__ import annotations
 
+import asyncio
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -37,11 +38,12 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import audit
-from service.db import utcnow
+from service.db import AfterCommit, after_commit, checkpoint_sqlite, utcnow
 from service.delivery.models import BounceEvent, Delivery
 from service.errors import Conflict, Gone, NotFound, ValidationFailed
+from service.mail import queue as mailqueue
 from service.mail.compose import ListHeaders
-from service.mail.transport import Transport
+from service.mail.transport import forget_in_outbox
 from service.security.signing import hash_token, new_token
 from service.settings import Settings
 from subscribers import links, mails, suppression
@@ -61,6 +63,7 @@ SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 SOURCES = ("form", "embed", "import", "api", "editor", "preference-centre")
 CHANNELS = ("one-click", "preference-centre", "mailto", "editor", "bounce", "cli")
 CONFIRMATION_INTERVAL = timedelta(hours=24)
+CONFIRM_KIND = "confirm"  # the mail queue's kind of a signup's confirmation mail
 TEXT_KINDS = ("consent", "privacy")
 
 # Member organisations offered in the signup form (free text is allowed too).
@@ -350,50 +353,86 @@ async def _new_action_token(
     return raw
 
 
-async def request_signup(
-    session: AsyncSession,
-    settings: Settings,
-    transport: Transport,
-    request: SignupRequest,
-    *,
-    now: datetime | None = None,
-) -> bool:
-    """Record a signup request and mail a confirmation link (double opt-in).
+def request_signup(
+    session: AsyncSession, request: SignupRequest, *, now: datetime | None = None
+) -> None:
+    """Queue a signup request; the delivery worker processes it (:func:`process_signup`).
 
-    The caller shows the same page whatever happens here (no enumeration). At most one
-    confirmation mail per address per 24 hours; returns whether one was sent.
-    Suppressed addresses get the same treatment: the suppression is lifted only when
-    the new confirmation link is used.
+    The web request does the same small amount of work whatever the address (one row
+    written), so neither its answer nor its timing tells whether the address is known.
     """
     now = now or utcnow()
-    subscriber = await find_by_address(session, request.email)
+    mailqueue.enqueue_composed(
+        session,
+        kind=CONFIRM_KIND,
+        recipient=request.email,
+        payload={
+            "email": request.email,
+            "name": request.name,
+            "organisation": request.organisation,
+            "role": request.role,
+            "list_ids": [lst.id for lst in request.lists],
+            "consent_text_id": request.consent_text.id,
+            "privacy_notice_id": request.privacy_notice.id,
+            "source": request.source,
+            "requested_at": now.isoformat(),
+        },
+        now=now,
+    )
+
+
+async def process_signup(
+    session: AsyncSession, settings: Settings, payload: dict[str, Any]
+) -> mailqueue.Composed | mailqueue.Skipped:
+    """Record a queued signup request and compose its confirmation mail (double opt-in).
+
+    Runs in the worker, in one transaction with the queue row. At most one confirmation
+    mail per address per 24 hours: one that was sent, or still waits, counts; one that
+    failed does not. Suppressed addresses get the same treatment: the suppression is
+    lifted only when the new confirmation link is used.
+    """
+    now = utcnow()
+    requested_at = datetime.fromisoformat(str(payload["requested_at"]))
+    email = str(payload["email"])
+    wanted = [int(i) for i in payload.get("list_ids", [])]
+    lists = [lst for lst in await all_lists(session) if lst.id in wanted]
+    consent_text = await session.get(ConsentText, int(payload["consent_text_id"]))
+    privacy_notice = await session.get(ConsentText, int(payload["privacy_notice_id"]))
+    if not lists or consent_text is None or privacy_notice is None:
+        return mailqueue.Skipped(MESSAGES["signup_lists_gone"])
+    subscriber = await find_by_address(session, email)
     if subscriber is None:
         subscriber = Subscriber(
-            email=request.email,
-            name=request.name,
-            organisation=request.organisation,
-            role=request.role,
+            email=email,
+            name=str(payload.get("name") or ""),
+            organisation=str(payload.get("organisation") or ""),
+            role=str(payload.get("role") or ""),
             language="sv",
             status="pending",
-            created_at=now,
+            created_at=requested_at,
             token_version=1,
             subscriptions=[],
         )
         session.add(subscriber)
         await session.flush()
-    last = subscriber.last_confirmation_sent_at
-    if last is not None and now - last < CONFIRMATION_INTERVAL:
-        return False
+    elif await mailqueue.sent_or_pending(
+        session,
+        kind=CONFIRM_KIND,
+        subscriber_id=subscriber.id,
+        since=now - CONFIRMATION_INTERVAL,
+    ):
+        return mailqueue.Skipped(MESSAGES["confirmation_throttled"])
     if subscriber.status == "pending":
         # Nobody has proven this address yet: the latest request decides the details.
-        subscriber.name = request.name
-        subscriber.organisation = request.organisation
-        subscriber.role = request.role
+        subscriber.name = str(payload.get("name") or "")
+        subscriber.organisation = str(payload.get("organisation") or "")
+        subscriber.role = str(payload.get("role") or "")
     existing = {s.list_id: s for s in subscriber.subscriptions}
-    for lst in request.lists:
+    source = str(payload.get("source") or "form")
+    for lst in lists:
         if lst.id not in existing:
             subscriber.subscriptions.append(
-                Subscription(list_id=lst.id, status="pending", created_at=now)
+                Subscription(list_id=lst.id, status="pending", created_at=requested_at)
             )
         session.add(
             ConsentEvent(
@@ -403,44 +442,42 @@ async def request_signup(
                 event="requested",
                 purpose=_purpose(lst),
                 lawful_basis="consent",
-                source=request.source,
-                consent_text_id=request.consent_text.id,
-                privacy_notice_id=request.privacy_notice.id,
+                source=source,
+                consent_text_id=consent_text.id,
+                privacy_notice_id=privacy_notice.id,
                 language="sv",
-                occurred_at=now,
-                requested_at=now,
+                occurred_at=requested_at,
+                requested_at=requested_at,
             )
         )
-    payload = {
-        "list_ids": [lst.id for lst in request.lists],
-        "name": request.name,
-        "organisation": request.organisation,
-        "role": request.role,
-        "consent_text_id": request.consent_text.id,
-        "privacy_notice_id": request.privacy_notice.id,
-        "source": request.source,
+    token_payload = {
+        "list_ids": [lst.id for lst in lists],
+        "name": str(payload.get("name") or ""),
+        "organisation": str(payload.get("organisation") or ""),
+        "role": str(payload.get("role") or ""),
+        "consent_text_id": consent_text.id,
+        "privacy_notice_id": privacy_notice.id,
+        "source": source,
     }
     raw = await _new_action_token(
         session,
         subscriber.id,
         "confirm",
-        payload,
+        token_payload,
         timedelta(days=settings.unconfirmed_days),
-        now,
+        requested_at,
     )
-    subscriber.last_confirmation_sent_at = now
-    await mails.send(
+    message = mails.build(
         settings,
-        transport,
         to=subscriber.email,
         template="confirm",
         context={
             "confirm_url": settings.url(f"/bekrafta/{raw}"),
-            "lists": request.lists,
+            "lists": lists,
             "days": settings.unconfirmed_days,
         },
     )
-    return True
+    return mailqueue.Composed(message=message, subscriber_id=subscriber.id)
 
 
 async def add_confirmed(
@@ -543,7 +580,6 @@ class Confirmed:
 async def confirm(
     session: AsyncSession,
     settings: Settings,
-    transport: Transport,
     raw: str,
     *,
     now: datetime | None = None,
@@ -612,7 +648,7 @@ async def confirm(
     # A pending signup's other (unconfirmed) lists stay pending until retention.
     await suppression.lift(session, settings, subscriber.email)
     await session.flush()
-    await send_welcome(settings, transport, subscriber, chosen)
+    queue_welcome(session, settings, subscriber, chosen)
     return Confirmed(subscriber=subscriber, purpose="confirm", lists=chosen)
 
 
@@ -630,17 +666,17 @@ def list_headers_for(
     )
 
 
-async def send_welcome(
-    settings: Settings, transport: Transport, subscriber: Subscriber, lists: list[MailingList]
-) -> bool:
-    return await mails.send(
+def queue_welcome(
+    session: AsyncSession, settings: Settings, subscriber: Subscriber, lists: list[MailingList]
+) -> None:
+    message = mails.build(
         settings,
-        transport,
         to=subscriber.email,
         template="welcome",
         context={"subscriber": subscriber, "lists": lists, **links.links_for(settings, subscriber)},
         list_headers=list_headers_for(settings, subscriber, lists[0] if lists else None),
     )
+    mailqueue.enqueue(session, message, kind="welcome", subscriber_id=subscriber.id)
 
 
 # ------------------------------------------------------------ preference centre
@@ -728,7 +764,6 @@ async def update_details(
 async def request_address_change(
     session: AsyncSession,
     settings: Settings,
-    transport: Transport,
     subscriber: Subscriber,
     raw_address: str,
     *,
@@ -749,9 +784,8 @@ async def request_address_change(
         timedelta(days=settings.unconfirmed_days),
         now,
     )
-    await mails.send(
+    message = mails.build(
         settings,
-        transport,
         to=new_email,
         template="change_email",
         context={
@@ -759,6 +793,7 @@ async def request_address_change(
             "days": settings.unconfirmed_days,
         },
     )
+    mailqueue.enqueue(session, message, kind="change-email", subscriber_id=subscriber.id)
 
 
 # ------------------------------------------------------------------ unsubscribe
@@ -991,6 +1026,8 @@ async def _delete_person(session: AsyncSession, subscriber_id: int) -> None:
     await session.execute(delete(ActionToken).where(ActionToken.subscriber_id == subscriber_id))
     await session.execute(delete(Subscription).where(Subscription.subscriber_id == subscriber_id))
     await session.execute(delete(Subscriber).where(Subscriber.id == subscriber_id))
+    if subscriber is not None:  # queued and logged mails to the person, composed or not
+        await mailqueue.forget(session, subscriber_id, subscriber.email)
 
 
 async def erase(
@@ -1004,6 +1041,19 @@ async def erase(
     await _delete_person(session, subscriber_id)
     audit.record(session, actor, "subscriber.erased", "subscriber", subscriber_id)
     await session.flush()
+    after_commit(session, _scrub(settings, subscriber.email))
+
+
+def _scrub(settings: Settings, address: str) -> AfterCommit:
+    """After an erasure is committed: no copy of the person's data left in the SQLite
+    WAL, nor in the outbox transport's files."""
+
+    async def scrub(session: AsyncSession) -> None:
+        await checkpoint_sqlite(session)
+        if settings.smtp_url is None:
+            await asyncio.to_thread(forget_in_outbox, settings.outbox_dir, address)
+
+    return scrub
 
 
 # --------------------------------------------------------------------- retention
@@ -1043,5 +1093,6 @@ async def run_retention(
     result["tokens"] = int(tokens.rowcount or 0)  # type: ignore[attr-defined]
     if any(result.values()):
         audit.record(session, "system", "retention.run", "subscribers", None, **result)
+        after_commit(session, checkpoint_sqlite)
     await session.flush()
     return result

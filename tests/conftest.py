@@ -16,6 +16,7 @@ import contextlib
 import os
 import shutil
 import socket
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -186,6 +187,47 @@ async def session(settings: Settings) -> AsyncIterator[AsyncSession]:
     async with factory() as s:
         yield s
     await engine.dispose()
+
+
+async def drain_mail_queue(settings: Settings) -> int:
+    """Let a worker send what the transactional mail queue holds now (as the delivery
+    worker does within seconds in production); returns the rows handled."""
+    from service.delivery.outbound import OutboundWorker
+    from service.mail.transport import make_transport
+
+    engine = create_engine(settings.database_url, pool_size=2)
+    transport = make_transport(settings)
+    try:
+        worker = OutboundWorker(
+            settings,
+            create_session_factory(engine),
+            transport,
+            worker_id=f"{socket.gethostname()}:{os.getpid()}:tests",
+        )
+        return await worker.drain()
+    finally:
+        await transport.close()
+        await engine.dispose()
+
+
+def deliver_queued(settings: Settings) -> int:
+    """:func:`drain_mail_queue` from synchronous code, also while an event loop runs here
+    (a thread with a loop of its own, so the test's loop and app stay untouched)."""
+    handled: list[int] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            handled.append(asyncio.run(drain_mail_queue(settings)))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target, name="drain-mail-queue")
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return handled[0]
 
 
 def outbox_messages(settings: Settings) -> list[bytes]:

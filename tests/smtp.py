@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import socket
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -73,11 +74,13 @@ class _Handler:
 
 
 class SmtpServer:
-    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+    def __init__(self, port: int, host: str = "127.0.0.1", *, smtputf8: bool = True) -> None:
         self.host = host
         self.port = port
         self.handler = _Handler()
-        self._controller = Controller(self.handler, hostname=host, port=port)
+        self._controller = Controller(
+            self.handler, hostname=host, port=port, enable_SMTPUTF8=smtputf8
+        )
 
     @property
     def url(self) -> str:
@@ -105,3 +108,52 @@ class SmtpServer:
 
     def stop(self) -> None:
         self._controller.stop()
+
+
+class HungSmtpServer:
+    """A listener that accepts connections and never says a word (no greeting): a mail
+    server that hangs. Counts the connections it accepted."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = port
+        self.accepted = threading.Event()
+        self._count = 0
+        self._lock = threading.Lock()
+        self._conns: list[socket.socket] = []
+        self._sock = socket.socket()
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self._sock.listen(16)
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"smtp://{self.host}:{self.port}"
+
+    @property
+    def connections(self) -> int:
+        with self._lock:
+            return self._count
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with self._lock:
+                self._count += 1
+                self._conns.append(conn)
+            self.accepted.set()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Close the listener and every accepted connection (the client sees a reset)."""
+        self._sock.close()
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+        self._thread.join(timeout=5)

@@ -213,3 +213,104 @@ def register(main: click.Group) -> None:
                 f"{result.failed} brev kunde inte behandlas (se loggen) och ligger kvar.", err=True
             )
             sys.exit(1)
+
+    @main.group("mail")
+    def mail() -> None:
+        """The transactional mail queue (confirmations, welcome mails, links, test sends)."""
+
+    @mail.command("status")
+    @click.option("--days", default=7, show_default=True, type=click.IntRange(1, 3650))
+    @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+    def mail_status(days: int, fmt: str) -> None:
+        """Counts by state, and the mails that wait for a retry or failed, with reasons."""
+        from service.mail.queue import overview
+
+        settings = get_settings()
+
+        async def go(session: AsyncSession) -> dict[str, object]:
+            found = await overview(session, days=days, limit=200)
+            return {
+                "since": found.since.isoformat(),
+                "counts": found.counts,
+                "problems": [
+                    {
+                        "id": row.id,
+                        "kind": row.kind,
+                        "recipient": row.recipient,
+                        "state": row.state,
+                        "attempts": row.attempts,
+                        "last_reply": row.last_reply,
+                        "next_attempt_at": row.next_attempt_at.isoformat()
+                        if row.next_attempt_at
+                        else None,
+                        "created_at": row.created_at.isoformat(),
+                    }
+                    for row in found.problems
+                ],
+            }
+
+        report = run_in_session(settings, go)
+        if fmt == "json":
+            click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        else:
+            click.echo(format_mail_status(report, days))
+        problems = report["problems"]
+        if isinstance(problems, list) and any(p["state"] == "failed" for p in problems):
+            sys.exit(1)
+
+    @mail.command("retry")
+    @click.argument("ids", nargs=-1, type=click.IntRange(1, 2**63 - 1), required=True)
+    def mail_retry(ids: tuple[int, ...]) -> None:
+        """Send failed or waiting mails again now (by id, see ``mail status``)."""
+        from service.mail.queue import retry_now
+
+        settings = get_settings()
+
+        async def go(session: AsyncSession) -> int:
+            return await retry_now(session, list(ids), actor="cli")
+
+        count = run_in_session(settings, go)
+        click.echo(f"{count} av {len(ids)} brev köades för ett nytt försök.")
+        if count < len(ids):
+            sys.exit(1)
+
+    @mail.command("cancel")
+    @click.argument("ids", nargs=-1, type=click.IntRange(1, 2**63 - 1), required=True)
+    def mail_cancel(ids: tuple[int, ...]) -> None:
+        """Give up mails that have not been sent."""
+        from service.mail.queue import cancel
+
+        settings = get_settings()
+
+        async def go(session: AsyncSession) -> int:
+            return await cancel(session, list(ids), actor="cli")
+
+        count = run_in_session(settings, go)
+        click.echo(f"{count} av {len(ids)} brev avbröts.")
+        if count < len(ids):
+            sys.exit(1)
+
+
+def format_mail_status(report: dict[str, object], days: int) -> str:
+    from service.mail.messages import MAIL_KIND_NAMES, MAIL_STATE_NAMES
+
+    counts = report["counts"]
+    assert isinstance(counts, dict)
+    lines = [f"Utgående e-post de senaste {days} dagarna:"]
+    if not counts:
+        lines.append("  inga brev")
+    for state, name in MAIL_STATE_NAMES.items():
+        if counts.get(state):
+            lines.append(f"  {name}: {counts[state]}")
+    problems = report["problems"]
+    assert isinstance(problems, list)
+    if problems:
+        lines.append("Väntar på nytt försök eller misslyckades:")
+        for p in problems:
+            kind = MAIL_KIND_NAMES.get(p["kind"], p["kind"])
+            state = MAIL_STATE_NAMES.get(p["state"], p["state"])
+            lines.append(
+                f"  #{p['id']} {kind} till {p['recipient']}: {state} efter {p['attempts']} "
+                f"försök – {p['last_reply'] or ''}"
+            )
+    return "\n".join(lines)

@@ -20,17 +20,20 @@ from typing import Any, cast
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import api
+from service.calendar.format import local
 from service.delivery import service as delivery
 from service.delivery.cli import STATE_NAMES, STOCKHOLM
 from service.delivery.runner import in_app
 from service.editor.auth import LOGIN_REDIRECT, actor_of, api_guard, current_editor, editor_guard
 from service.errors import NotFound, ValidationFailed
+from service.mail import queue as mailqueue
+from service.mail.messages import MAIL_KIND_NAMES, MAIL_STATE_NAMES
 from service.settings import Settings
 from service.web import Contribution, settings_of
 
@@ -151,6 +154,47 @@ async def delivery_form(
     return await _form_action(request, db, issue_id, action)
 
 
+# ------------------------------------------------------------ outgoing mail page
+
+MAIL_PAGE = "pages/editor/mail_queue.html"
+MAIL_PATH = "/redaktion/e-post"
+
+
+@get(MAIL_PATH, guards=[editor_guard], include_in_schema=False, exception_handlers=TO_LOGIN)
+async def mail_queue_page(db: Db, klart: FromQuery[str] = "") -> Template:
+    """Single mails (confirmations, welcome mails, links, test sends) and how they went."""
+    return Template(
+        template_name=MAIL_PAGE,
+        context={
+            "o": await mailqueue.overview(db),
+            "states": MAIL_STATE_NAMES,
+            "kinds": MAIL_KIND_NAMES,
+            "local": local,
+            "done": klart if klart in ("igen", "avbrutet") else "",
+        },
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@post(
+    MAIL_PATH + "/{mail_id:int}/{verb:str}",
+    guards=[editor_guard],
+    include_in_schema=False,
+    exception_handlers=TO_LOGIN,
+)
+async def mail_queue_action(
+    request: Request[Any, Any, Any], db: Db, mail_id: FromPath[int], verb: FromPath[str]
+) -> Redirect:
+    actor = await _actor(request, db)
+    if verb == "forsok-igen":
+        await mailqueue.retry_now(db, [mail_id], actor=actor)
+        return Redirect(f"{MAIL_PATH}?klart=igen", status_code=303)
+    if verb == "avbryt":
+        await mailqueue.cancel(db, [mail_id], actor=actor)
+        return Redirect(f"{MAIL_PATH}?klart=avbrutet", status_code=303)
+    raise NotFound("Sidan finns inte.")
+
+
 # ---------------------------------------------------------------------- JSON API
 
 API: dict[str, Any] = {"guards": [api_guard], "tags": ["Leverans"], "security": api.SECURITY}
@@ -181,6 +225,7 @@ class DeliveryOut:
     sent_per_minute: float
     eta_seconds: int | None
     problems: list[DeliveryProblemOut]
+    error: str | None  # why the worker paused the send (it could not build the message)
 
     @classmethod
     def of(cls, progress: delivery.Progress) -> DeliveryOut:
@@ -285,6 +330,8 @@ def contribute(settings: Settings) -> Contribution:
             api_pause,
             api_resume,
             api_status,
+            mail_queue_page,
+            mail_queue_action,
         ],
         lifespan=[in_app] if settings.run_workers else [],
     )

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db import Base, UTCDateTime, utcnow
-
-BigId = BigInteger().with_variant(Integer, "sqlite")
+from service.db import Base, BigId, UTCDateTime, utcnow
 
 # queued -> sending -> sent | retry -> ... | failed | bounced | skipped
 DELIVERY_STATES = ("queued", "sending", "sent", "retry", "failed", "bounced", "skipped")

@@ -8,7 +8,9 @@ which is the truth, so a send that fell due while nothing ran starts at the firs
 
 * due sends every 10 s (``service.delivery.service.start_due``),
 * retention daily (``subscribers.service.run_retention``),
-* hourly clean-up of expired HTTP sessions, old rate counters and dead worker heartbeats,
+* hourly clean-up of expired HTTP sessions, old rate counters, dead worker heartbeats
+  finished mail-queue rows older than ``INNAN_MAIL_LOG_DAYS`` and, with the outbox
+  transport, outbox files older than ``INNAN_OUTBOX_KEEP_DAYS``,
 * bounce polling every 5 min when ``INNAN_BOUNCE_MAILBOX_URL`` is set.
 """
 
@@ -79,6 +81,8 @@ class Scheduler:
         from service.core.models import HttpSession
         from service.core.ratelimit import purge_old
         from service.delivery.models import WorkerHeartbeat
+        from service.mail.queue import purge as purge_mail_log
+        from service.mail.transport import prune_outbox
 
         async def job(session: AsyncSession) -> None:
             now = utcnow()
@@ -87,6 +91,11 @@ class Scheduler:
             await session.execute(
                 delete(WorkerHeartbeat).where(WorkerHeartbeat.seen_at < now - timedelta(hours=1))
             )
+            await purge_mail_log(session, self.settings, now=now)
+            if self.settings.smtp_url is None:  # the outbox transport keeps copies
+                await asyncio.to_thread(
+                    prune_outbox, self.settings.outbox_dir, self.settings.outbox_keep_days * 86400
+                )
 
         await self._in_session(job)
 

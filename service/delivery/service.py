@@ -224,9 +224,26 @@ async def set_paused(session: AsyncSession, issue_id: int, paused: bool, *, acto
     if issue.status != "sending":
         raise Conflict("Bara ett utskick som skickas kan pausas eller återupptas.")
     issue.paused = paused
+    if not paused:
+        issue.send_error = None  # the worker tries to build the message again
     audit.record(session, actor, "issue.paused" if paused else "issue.resumed", "issue", issue.id)
     await session.flush()
     return issue
+
+
+async def halt(session: AsyncSession, issue_id: int, reason: str) -> None:
+    """The worker cannot build the issue's message: pause the send and say why.
+
+    Nothing was claimed, so the editor can cancel (every row is skipped) or correct the
+    issue and resume (the worker builds the message again).
+    """
+    issue = await _issue(session, issue_id)
+    if issue.status != "sending":
+        return
+    issue.paused = True
+    issue.send_error = reason
+    audit.record(session, "system", "issue.halted", "issue", issue.id, reason=reason)
+    await session.flush()
 
 
 async def start_due(
@@ -281,6 +298,7 @@ class Progress:
     sent_per_minute: float
     eta_seconds: float | None
     problems: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None  # why the worker stopped the send (it is paused then)
 
     @property
     def total(self) -> int:
@@ -298,6 +316,7 @@ class Progress:
             "sent_per_minute": round(self.sent_per_minute, 1),
             "eta_seconds": None if self.eta_seconds is None else round(self.eta_seconds),
             "problems": self.problems,
+            "error": self.error,
         }
 
 
@@ -367,4 +386,5 @@ async def progress(
         sent_per_minute=per_minute,
         eta_seconds=eta,
         problems=problems,
+        error=issue.send_error,
     )

@@ -36,12 +36,21 @@ from sqlalchemy import BigInteger, ColumnElement, literal, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service.db import any_of, begin_immediate, is_sqlite, utcnow
-from service.delivery import ratelimit, verp
+from service.delivery import outbound, ratelimit, verp
 from service.delivery.models import Delivery, WorkerHeartbeat
-from service.delivery.service import CANCELLED_REASON, finish_if_done, suppressed_subscribers
+from service.delivery.outbound import OutboundConfig, OutboundWorker
+from service.delivery.service import (
+    CANCELLED_REASON,
+    finish_if_done,
+    halt,
+    suppressed_subscribers,
+)
 from service.delivery.tokens import LinkTokens
+from service.errors import DomainError
 from service.issues.models import Issue, IssueList
-from service.mail.template import DkimSigner, IssueTemplate, Personal
+from service.mail.dkim import DkimSigner
+from service.mail.models import QueuedMail
+from service.mail.template import IssueTemplate, Personal
 from service.mail.transport import RecipientResult, Transport
 from service.settings import Settings
 from subscribers import links
@@ -50,6 +59,8 @@ from subscribers.models import MailingList, Subscriber, Subscription
 log = logging.getLogger(__name__)
 
 RECORD_ATTEMPTS = 5  # a lost database connection is retried before outcomes are given up
+BUILD_FAILED_PREFIX = "Utskicket är pausat: brevet kunde inte byggas."
+BUILD_FAILED = "Ett internt fel inträffade (se loggen)."
 AHEAD = 2  # batches claimed and not yet recorded before the feeder waits for the recorder
 
 
@@ -134,14 +145,33 @@ class Worker:
         self.return_paths = verp.ReturnPaths(settings)
         self.senders = max(1, settings.smtp_pool_size)  # one per SMTP connection
         self._templates: dict[int, tuple[datetime | None, IssueTemplate]] = {}
+        # The transactional mail queue, sent beside the newsletters with the same pool,
+        # rate limits, signer and worker id (so the heartbeat keeps its claims too).
+        self.outbound = OutboundWorker(
+            settings,
+            factory,
+            transport,
+            worker_id=self.worker_id,
+            config=OutboundConfig(
+                retry_base_seconds=self.config.retry_base_seconds,
+                retry_max_seconds=self.config.retry_max_seconds,
+                idle_sleep=self.config.idle_sleep,
+            ),
+            bucket=self.bucket,
+            signer=self.signer,
+        )
 
     # ------------------------------------------------------------------ running
 
     async def run(self, stop: asyncio.Event) -> None:
         """Send until ``stop`` is set, beating the heartbeat that keeps our claims ours."""
+        try:
+            await self.reclaim_dead_local()
+        except Exception:
+            log.exception("reclaiming the claims of dead workers on this machine failed")
         heartbeat = asyncio.create_task(self._heartbeat(stop))
         try:
-            await self._pipeline(stop, until_idle=False)
+            await asyncio.gather(self._pipeline(stop, until_idle=False), self.outbound.run(stop))
         finally:
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -205,6 +235,12 @@ class Worker:
         self._templates = {k: v for k, v in self._templates.items() if k in run.active}
         claimed = False
         for issue_id in issue_ids:
+            try:  # before claiming: a message that cannot be built leaves nothing claimed
+                template = await self._template(issue_id)
+            except Exception as exc:
+                await self._halt(issue_id, exc)
+                run.active.discard(issue_id)
+                continue
             jobs, skipped = await self._claim(issue_id)
             run.handled += skipped
             claimed = claimed or bool(jobs or skipped)
@@ -213,12 +249,18 @@ class Worker:
                     await finish_if_done(session, issue_id)
                     await session.commit()
                 continue
-            template = await self._template(issue_id)
             run.pending += len(jobs)
             for job in jobs:
                 job.template = template
                 run.queue.put_nowait(job)
         return claimed
+
+    async def _halt(self, issue_id: int, exc: Exception) -> None:
+        log.exception("the message of issue %s cannot be built; its send is paused", issue_id)
+        reason = exc.message if isinstance(exc, DomainError) else BUILD_FAILED
+        async with self.factory() as session:
+            await halt(session, issue_id, f"{BUILD_FAILED_PREFIX} {reason}")
+            await session.commit()
 
     async def _sendable_issues(self) -> list[int]:
         async with self.factory() as session:
@@ -285,6 +327,7 @@ class Worker:
                 .where(Delivery.claimed_by == self.worker_id, Delivery.state == "sending")
                 .values(claimed_at=now)
             )
+            await outbound.refresh_claims(session, self.worker_id, now)
             await self.requeue_stale(session, now)
             hb = await session.get(WorkerHeartbeat, self.worker_id)
             if hb is None:
@@ -298,15 +341,61 @@ class Worker:
             await session.commit()
 
     async def requeue_stale(self, session: AsyncSession, now: datetime) -> int:
+        """Queue again the claims (newsletter and mail queue) whose lease ran out."""
+        older_than = now - timedelta(seconds=self.config.lease_seconds)
         result = await session.execute(
             update(Delivery)
-            .where(
-                Delivery.state == "sending",
-                Delivery.claimed_at < now - timedelta(seconds=self.config.lease_seconds),
-            )
+            .where(Delivery.state == "sending", Delivery.claimed_at < older_than)
             .values(state="retry", next_attempt_at=now, claimed_by=None)
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        # A cancel skips queued rows; a dead worker's claims of a cancelled issue are
+        # skipped here, instead of waiting as retries that nothing will send.
+        await session.execute(
+            update(Delivery)
+            .where(
+                Delivery.state == "retry",
+                Delivery.claimed_by.is_(None),
+                Delivery.issue_id.in_(select(Issue.id).where(Issue.status == "cancelled")),
+            )
+            .values(state="skipped", last_reply=CANCELLED_REASON, updated_at=now)
+        )
+        mails = await outbound.requeue_claims(session, now=now, older_than=older_than)
+        return int(result.rowcount or 0) + mails  # type: ignore[attr-defined]
+
+    async def reclaim_dead_local(self) -> int:
+        """At start: queue again at once what a dead worker *on this machine* had claimed.
+
+        A worker id is ``host:pid:random``; a claim by this host whose process no longer
+        exists cannot be in flight (the process that sent it is gone), so it need not wait
+        for its lease to run out. Claims of other hosts still wait for the lease.
+        """
+        host = socket.gethostname()
+        now = utcnow()
+        requeued = 0
+        async with self.factory() as session:
+            await begin_immediate(session)
+            owners: set[str] = set()
+            for model in (Delivery, QueuedMail):
+                found = await session.execute(
+                    select(model.claimed_by)
+                    .where(model.state == "sending", model.claimed_by.like(f"{host}:%"))
+                    .distinct()
+                )
+                owners.update(str(o) for o in found.scalars() if o)
+            for owner in sorted(owners):
+                if owner == self.worker_id or _process_alive(owner, host):
+                    continue
+                result = await session.execute(
+                    update(Delivery)
+                    .where(Delivery.state == "sending", Delivery.claimed_by == owner)
+                    .values(state="retry", next_attempt_at=now, claimed_by=None)
+                )
+                requeued += int(result.rowcount or 0)  # type: ignore[attr-defined]
+                requeued += await outbound.requeue_claims(session, now=now, claimed_by=owner)
+            await session.commit()
+        if requeued:
+            log.info("queued again %d rows claimed by dead workers on %s", requeued, host)
+        return requeued
 
     # ------------------------------------------------------------------ one batch
 
@@ -591,6 +680,23 @@ class Worker:
             .values(state="skipped", last_reply=CANCELLED_REASON, updated_at=now)
             .execution_options(synchronize_session=False)
         )
+
+
+def _process_alive(worker_id: str, host: str) -> bool:
+    """Whether the process of ``worker_id`` (``host:pid:random``) still runs here."""
+    pid_text = worker_id.removeprefix(f"{host}:").split(":", 1)[0]
+    if not pid_text.isdigit():
+        return True  # not one of ours: leave it to the lease
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True  # another worker in this very process
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # exists, owned by another user
+    return True
 
 
 def _delivery_ids(session: AsyncSession, ids: list[int]) -> ColumnElement[bool]:

@@ -25,7 +25,7 @@ from service.editor import service as editors
 from service.editor.models import ROLES
 from service.errors import DomainError, RateLimited, ValidationFailed
 from service.settings import Settings
-from service.web import Contribution, client_ip, settings_of, transport_of
+from service.web import Contribution, client_ip, settings_of
 
 Db = NamedDependency[AsyncSession]
 
@@ -165,14 +165,12 @@ async def _editors_page(
     )
 
 
-async def _mail_link(
+def _mail_link(
     request: Request[Any, Any, Any], db: AsyncSession, link: editors.IssuedLink, new: bool
 ) -> bool:
-    """Commit first (the link must exist before anyone can follow it), then mail it."""
-    await db.commit()
-    return await mails.send_password_link(
-        settings_of(request), transport_of(request), link, new_account=new
-    )
+    """Queue the mail: it is sent after commit, so the link exists before it arrives."""
+    mails.queue_password_link(db, settings_of(request), link, new_account=new)
+    return True
 
 
 @get(EDITORS_PATH, **ADMIN)
@@ -193,7 +191,7 @@ async def editor_create(request: Request[Any, Any, Any], db: Db) -> Template:
         )
     except DomainError as exc:
         return await _editors_page(request, db, form=form, error=exc)
-    mailed = await _mail_link(request, db, link, True) if form["send_mail"] else None
+    mailed = _mail_link(request, db, link, True) if form["send_mail"] else None
     return await _editors_page(request, db, link=link, new_account=True, mailed=mailed)
 
 
@@ -206,7 +204,7 @@ async def editor_link(
         link = await editors.issue_password_link(db, editor_id, actor=auth.actor_of(me))
     except DomainError as exc:
         return await _editors_page(request, db, error=exc)
-    mailed = await _mail_link(request, db, link, False)
+    mailed = _mail_link(request, db, link, False)
     return await _editors_page(request, db, link=link, mailed=mailed)
 
 

@@ -2,23 +2,19 @@
 
 Texts are Jinja templates under ``templates/mail/editor/`` (plain text with an
 ``Ämne:`` first line, and HTML); headers and sending as for every single mail
-(:mod:`service.mail.compose`, the app's transport).
+(:mod:`service.mail.compose`), sent through the transactional mail queue.
 """
 
 from __future__ import annotations
 
-import logging
-
-import aiosmtplib
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.calendar.format import local
 from service.editor.service import IssuedLink
-from service.mail.compose import build_message, to_bytes
-from service.mail.transport import Transport
+from service.mail import queue as mailqueue
+from service.mail.compose import build_message
 from service.settings import TEMPLATES_DIR, Settings
-
-log = logging.getLogger("innanforskapet.editor")
 
 
 def render_password_link(
@@ -45,20 +41,10 @@ def render_password_link(
     return first.removeprefix("Ämne:").strip(), body.lstrip("\n"), html
 
 
-async def send_password_link(
-    settings: Settings, transport: Transport, link: IssuedLink, *, new_account: bool
-) -> bool:
-    """Mail the link to the editor; returns whether the transport accepted it."""
+def queue_password_link(
+    session: AsyncSession, settings: Settings, link: IssuedLink, *, new_account: bool
+) -> None:
+    """Queue the mail with the link (sent after the caller commits, with the link)."""
     subject, text, html = render_password_link(settings, link, new_account=new_account)
-    msg = build_message(settings, to=link.editor.email, subject=subject, text=text, html=html)
-    try:
-        result = await transport.send(
-            settings.sender_address.addr_spec, [link.editor.email], to_bytes(msg)
-        )
-    except (OSError, aiosmtplib.SMTPException) as exc:
-        log.warning("password link mail could not be sent: %s", exc)
-        return False
-    if not result.all_ok:
-        log.warning("password link mail was not accepted: %s", result.per_recipient)
-        return False
-    return True
+    message = build_message(settings, to=link.editor.email, subject=subject, text=text, html=html)
+    mailqueue.enqueue(session, message, kind="password-link", editor_id=link.editor.id)

@@ -78,7 +78,7 @@ def _url(errors: dict[str, str], key: str, value: str, *, mailto: bool) -> str:
     return value
 
 
-def validate_block(kind: str, data: dict[str, Any] | None) -> dict[str, Any]:
+async def validate_block(kind: str, data: dict[str, Any] | None) -> dict[str, Any]:
     if kind not in BLOCK_KINDS:
         raise ValidationFailed("Okänd blocktyp.", fields={"kind": "okänd blocktyp"})
     data = data if isinstance(data, dict) else {}
@@ -96,7 +96,7 @@ def validate_block(kind: str, data: dict[str, Any] | None) -> dict[str, Any]:
             src = _str(image, "src")
             if not _MEDIA_SRC.match(src):
                 try:
-                    src = check_external_url(src, field="image.src")
+                    src = await check_external_url(src, field="image.src")
                 except ValidationFailed as exc:
                     errors.update(exc.fields)
             alt = _str(image, "alt")

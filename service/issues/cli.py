@@ -110,28 +110,30 @@ def register(main: click.Group) -> None:
         "--to", "addresses", multiple=True, required=True, help="Recipient (repeatable, max 5)"
     )
     def test_send_command(slug: str, addresses: tuple[str, ...]) -> None:
-        """Send an issue as a test ("[TEST] " subject) through the configured transport."""
+        """Send an issue as a test ("[TEST] " subject) through the mail queue, at once."""
+        import asyncio
+
         from service.cli import get_settings, run_in_session
-        from service.mail.transport import make_transport
+        from service.delivery.outbound import send_now
+        from service.mail.messages import MAIL_STATE_NAMES
 
         settings = get_settings()
 
-        async def go(session: AsyncSession) -> list[str]:
-            transport = make_transport(settings)
-            try:
-                return await test_send(
-                    session,
-                    settings,
-                    transport,
-                    await _issue_id(session, slug),
-                    list(addresses),
-                    actor="cli",
-                )
-            finally:
-                await transport.close()
+        async def go(session: AsyncSession) -> list[int]:
+            rows = await test_send(
+                session, settings, await _issue_id(session, slug), list(addresses), actor="cli"
+            )
+            return [row.id for row in rows]
 
-        sent = run_in_session(settings, go)
-        for address in sent:
-            click.echo(f"Provutskick skickat till {address}.")
+        ids = run_in_session(settings, go)
+        rows = asyncio.run(send_now(settings, ids))
+        for row in rows:
+            if row.state == "sent":
+                click.echo(f"Provutskick skickat till {row.recipient}.")
+            else:
+                state = MAIL_STATE_NAMES.get(row.state, row.state)
+                click.echo(f"{row.recipient}: {state} ({row.last_reply or ''})", err=True)
+        if any(row.state == "failed" for row in rows):
+            sys.exit(1)
         if settings.smtp_url is None:
             click.echo(f"(Utkorgen: {settings.outbox_dir})")

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import api
 from service.calendar import service as calendar_service
+from service.calendar.format import local
 from service.editor.auth import LOGIN_REDIRECT, actor_of, api_guard, current_editor, editor_guard
 from service.errors import ValidationFailed
 from service.issues import service
@@ -33,14 +34,17 @@ from service.issues.schemas import (
     IssueOut,
     MailingListOut,
     PreviewOut,
+    QueuedMailOut,
     ReorderIn,
     TestSendIn,
     TestSendOut,
 )
 from service.issues.service import STATUS_SV, IssueFields, StaleVersion
 from service.issues.testsend import preview, test_send
+from service.issues.testsend import recent as recent_test_sends
+from service.mail.messages import MAIL_STATE_NAMES
 from service.settings import Settings
-from service.web import Contribution, settings_of, transport_of
+from service.web import Contribution, settings_of
 
 Db = NamedDependency[AsyncSession]
 API: dict[str, Any] = {"guards": [api_guard], "tags": ["Utskick"], "security": api.SECURITY}
@@ -196,20 +200,35 @@ async def api_preview(
     return PreviewOut(html=shown.html, text=shown.text, headers=dict(shown.headers))
 
 
-@post("/api/v1/issues/{issue_id:int}/test-send", **API, responses=api.errors(400, 404, 413, 422))
+@post(
+    "/api/v1/issues/{issue_id:int}/test-send",
+    **API,
+    status_code=202,
+    responses=api.errors(400, 404, 413, 422),
+)
 async def api_test_send(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], data: JSONBody[TestSendIn]
 ) -> TestSendOut:
+    """Queue a test send; it is sent within seconds by the worker (see ``test-sends``)."""
     await service.get_issue(db, issue_id)
-    sent = await test_send(
+    rows = await test_send(
         db,
         settings_of(request),
-        transport_of(request),
         issue_id,
         data.addresses,
         actor=_actor(request),
+        editor_id=current_editor(request).id,
     )
-    return TestSendOut(sent=sent)
+    return TestSendOut(queued=[QueuedMailOut.of(row) for row in rows])
+
+
+@get("/api/v1/issues/{issue_id:int}/test-sends", **API, responses=api.errors(400, 404))
+async def api_test_sends(
+    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+) -> list[QueuedMailOut]:
+    """The issue's latest test sends and what the mail server answered, newest first."""
+    await service.get_issue(db, issue_id)
+    return [QueuedMailOut.of(row) for row in await recent_test_sends(db, issue_id)]
 
 
 # ---------------------------------------------------------------- editor pages
@@ -457,27 +476,47 @@ async def page_block_action(
     return Redirect(f"/redaktion/utskick/{issue_id}#block-{block_id}", status_code=303)
 
 
-@get("/redaktion/utskick/{issue_id:int}/forhandsvisning", **UI)
-async def page_preview(
-    request: Request[Any, Any, Any],
-    db: Db,
-    issue_id: FromPath[int],
+async def _preview_page(
+    db: AsyncSession,
+    settings: Settings,
+    issue_id: int,
+    *,
+    view: str,
+    queued: bool = False,
+    errors: dict[str, str] | None = None,
+    message: str = "",
+    addresses: str = "",
+    status: int = 200,
 ) -> Template:
     issue = await service.get_issue(db, issue_id)
-    settings = settings_of(request)
     shown = preview(settings, await render_issue(db, settings, issue_id))
-    view = request.query_params.get("vy", "dator")
     return Template(
         template_name="pages/editor/preview.html",
         context={
             "issue": issue,
             "shown": shown,
             "view": view,
-            "sent": [],
-            "errors": {},
-            "message": "",
+            "queued": queued,
+            "test_sends": await recent_test_sends(db, issue_id),
+            "mail_states": MAIL_STATE_NAMES,
+            "local": local,
+            "errors": errors or {},
+            "message": message,
+            "addresses": addresses,
         },
+        status_code=status,
     )
+
+
+@get("/redaktion/utskick/{issue_id:int}/forhandsvisning", **UI)
+async def page_preview(
+    request: Request[Any, Any, Any],
+    db: Db,
+    issue_id: FromPath[int],
+) -> Template:
+    view = request.query_params.get("vy", "dator")
+    queued = request.query_params.get("prov") == "1"
+    return await _preview_page(db, settings_of(request), issue_id, view=view, queued=queued)
 
 
 @get("/redaktion/utskick/{issue_id:int}/forhandsvisning/html", **UI)
@@ -501,35 +540,32 @@ async def page_preview_html(
 @post("/redaktion/utskick/{issue_id:int}/provutskick", **UI)
 async def page_test_send(
     request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> Template:
-    issue = await service.get_issue(db, issue_id)
+) -> Template | Redirect:
+    await service.get_issue(db, issue_id)
     form = await _form(request)
     settings = settings_of(request)
     addresses = [a for a in form.get("addresses", "").replace(",", "\n").splitlines() if a.strip()]
-    sent: list[str] = []
-    errors: dict[str, str] = {}
-    message = ""
-    status = 200
     try:
-        sent = await test_send(
-            db, settings, transport_of(request), issue_id, addresses, actor=_actor(request)
+        await test_send(
+            db,
+            settings,
+            issue_id,
+            addresses,
+            actor=_actor(request),
+            editor_id=current_editor(request).id,
         )
     except ValidationFailed as exc:
-        errors, message, status = exc.fields, exc.message, 422
-    shown = preview(settings, await render_issue(db, settings, issue_id))
-    return Template(
-        template_name="pages/editor/preview.html",
-        context={
-            "issue": issue,
-            "shown": shown,
-            "view": "dator",
-            "sent": sent,
-            "errors": errors,
-            "message": message,
-            "addresses": form.get("addresses", ""),
-        },
-        status_code=status,
-    )
+        return await _preview_page(
+            db,
+            settings,
+            issue_id,
+            view="dator",
+            errors=exc.fields,
+            message=exc.message,
+            addresses=form.get("addresses", ""),
+            status=422,
+        )
+    return Redirect(f"/redaktion/utskick/{issue_id}/forhandsvisning?prov=1#prov", status_code=303)
 
 
 def contribute(settings: Settings) -> Contribution:
@@ -560,5 +596,6 @@ def contribute(settings: Settings) -> Contribution:
             page_preview,
             page_preview_html,
             page_test_send,
+            api_test_sends,
         ]
     )

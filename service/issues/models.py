@@ -43,6 +43,8 @@ class Issue(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Why the worker paused a send it could not build (Swedish, shown on the delivery page).
+    send_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     # Archive: published on the web when sent or when an editor publishes it web-only.
     web_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     archive_withdrawn: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -8,6 +8,7 @@ from typing import Any
 
 from service.calendar.models import CalendarItem
 from service.issues.models import Block, Issue
+from service.mail.models import QueuedMail
 from service.media.models import MediaFile
 
 
@@ -103,7 +104,32 @@ class TestSendIn:
 
 @dataclass
 class TestSendOut:
-    sent: list[str]
+    """The queued test mails; ``GET /api/v1/issues/{id}/test-sends`` tells how they went."""
+
+    queued: list[QueuedMailOut]
+
+
+@dataclass
+class QueuedMailOut:
+    id: int
+    recipient: str
+    state: str  # queued, sending, retry, sent, failed, skipped, cancelled
+    attempts: int
+    last_reply: str | None
+    created_at: datetime
+    sent_at: datetime | None
+
+    @classmethod
+    def of(cls, row: QueuedMail) -> QueuedMailOut:
+        return cls(
+            id=row.id,
+            recipient=row.recipient,
+            state=row.state,
+            attempts=row.attempts,
+            last_reply=row.last_reply,
+            created_at=row.created_at,
+            sent_at=row.sent_at,
+        )
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """Test sends: an editor sends the rendered issue to a few chosen addresses.
 
-The mail is the real one (same rendering, headers and transport) with ``[TEST] `` before
-the subject and clearly marked example links instead of any subscriber's signed
+The mail is the real one (same rendering and headers; sent through the transactional
+mail queue, so by the same worker, transport and DKIM signer as every other mail) with
+``[TEST] `` before the subject and clearly marked example links instead of any subscriber's signed
 preference/unsubscribe links, so a forwarded test mail can never act for anyone.
 """
 
@@ -15,11 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.core.audit import record
 from service.errors import ValidationFailed
 from service.issues.render import RenderedIssue, build_issue_message, personalise, render_issue
+from service.mail import queue as mailqueue
 from service.mail.compose import to_bytes
-from service.mail.transport import Transport
+from service.mail.models import QueuedMail
 from service.settings import Settings
 from subscribers.addresses import normalise_address
 
+KIND = "test-send"  # the mail queue's kind of a test send
 MAX_ADDRESSES = 5
 SUBJECT_PREFIX = "[TEST] "
 SAMPLE_NAME = "Exempel Exempelsson"
@@ -107,44 +110,34 @@ def preview(settings: Settings, rendered: RenderedIssue) -> Preview:
 async def test_send(
     session: AsyncSession,
     settings: Settings,
-    transport: Transport,
     issue_id: int,
     addresses: list[str],
     *,
     actor: str,
-) -> list[str]:
-    """Send the issue as a test to ``addresses``; returns the addresses that accepted it.
+    editor_id: int | None = None,
+) -> list[QueuedMail]:
+    """Queue the issue as a test to ``addresses`` (sent after the caller commits).
 
-    Raises ValidationFailed when the addresses are bad or no address accepted the mail.
-    Writes an audit entry (in ``session``; the caller commits).
+    Raises ValidationFailed when the addresses are bad. Writes an audit entry. What the
+    mail server answered is shown with the issue's test sends (:func:`recent`).
     """
     recipients = validate_addresses(addresses)
     rendered = await render_issue(session, settings, issue_id)
-    sender = settings.sender_address.addr_spec
-    sent: list[str] = []
-    failed: dict[str, str] = {}
-    for address in recipients:
-        result = await transport.send(
-            sender, [address], sample_message_bytes(settings, rendered, address)
+    rows = [
+        mailqueue.enqueue(
+            session,
+            sample_message(settings, rendered, address),
+            kind=KIND,
+            issue_id=issue_id,
+            editor_id=editor_id,
         )
-        outcome = result.per_recipient.get(address)
-        if outcome is not None and outcome.ok:
-            sent.append(address)
-        else:
-            failed[address] = f"{outcome.code} {outcome.message}" if outcome else "inget svar"
-    record(
-        session,
-        actor,
-        "issue.test_send",
-        "issue",
-        issue_id,
-        sent=sent,
-        failed=failed,
-        transport=transport.name,
-    )
-    if not sent:
-        raise ValidationFailed(
-            "Provutskicket kunde inte skickas: e-postservern tog inte emot det.",
-            fields={"addresses": "; ".join(f"{a}: {why}" for a, why in failed.items())},
-        )
-    return sent
+        for address in recipients
+    ]
+    await session.flush()
+    record(session, actor, "issue.test_send", "issue", issue_id, queued=recipients)
+    return rows
+
+
+async def recent(session: AsyncSession, issue_id: int) -> list[QueuedMail]:
+    """The issue's latest test sends and how they went, newest first."""
+    return [row for row in await mailqueue.for_issue(session, issue_id) if row.kind == KIND]

@@ -13,18 +13,38 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from service.db import utcnow
+from service.errors import ValidationFailed
+from service.mail.addresses import header_form
 from service.settings import Settings
 
 POLICY = email.policy.SMTP.clone(max_line_length=78)
+# For a recipient whose address stays beyond ASCII (RFC 6532 headers; sent with SMTPUTF8).
+POLICY_UTF8 = email.policy.SMTPUTF8.clone(max_line_length=78)
 
 
-class HeaderInjection(ValueError):
-    """A header value contained CR, LF or NUL."""
+class HeaderInjection(ValidationFailed, ValueError):
+    """A header value contained a line break (CR, LF, or any other character that
+    ``str.splitlines`` breaks at: U+2028, U+2029, NEL, VT, FF, FS/GS/RS) or NUL.
+
+    A ``ValidationFailed`` (422, Swedish): e.g. a subject saved before such characters
+    were refused shows the editor what to change instead of a server error.
+    """
+
+    def __init__(self) -> None:
+        message = (
+            "Ämnesraden eller ett annat brevhuvud innehåller en radbrytning eller ett annat "
+            "osynligt styrtecken. Skriv om texten utan det och försök igen."
+        )
+        super().__init__(message, fields={"subject": message})
+
+
+# What splitlines() (and so the email package's header folding) treats as a line break.
+_LINE_BREAKS = frozenset("\r\n\x00\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
 
 
 def check_header_value(value: str) -> str:
-    if "\r" in value or "\n" in value or "\x00" in value:  # per recipient: no generator
-        raise HeaderInjection("header value contains a line break")
+    if not _LINE_BREAKS.isdisjoint(value):  # per recipient: no generator, no regex
+        raise HeaderInjection()
     return value
 
 
@@ -68,9 +88,10 @@ def build_message(
     extra_headers: dict[str, str] | None = None,
 ) -> EmailMessage:
     """A multipart/alternative (text first, then HTML) UTF-8 message with our headers."""
-    msg = EmailMessage(policy=POLICY)
+    to = header_form(check_header_value(to))
+    msg = EmailMessage(policy=POLICY if to.isascii() else POLICY_UTF8)
     msg["From"] = check_header_value(settings.mail_from)
-    msg["To"] = check_header_value(to)
+    msg["To"] = to
     if settings.reply_to:
         msg["Reply-To"] = check_header_value(settings.reply_to)
     msg["Subject"] = check_header_value(subject)
@@ -91,4 +112,6 @@ def build_message(
 
 
 def to_bytes(msg: EmailMessage) -> bytes:
-    return msg.as_bytes(policy=POLICY)
+    """The message as sent (CRLF); UTF-8 headers only for an SMTPUTF8 recipient."""
+    utf8 = isinstance(msg.policy, email.policy.EmailPolicy) and msg.policy.utf8
+    return msg.as_bytes(policy=POLICY_UTF8 if utf8 else POLICY)

@@ -25,7 +25,9 @@ from email.utils import format_datetime
 
 from service.db import utcnow
 from service.issues import placeholders
+from service.mail.addresses import header_form
 from service.mail.compose import POLICY, check_header_value
+from service.mail.dkim import DkimSigner
 from service.settings import Settings
 
 _PLACEHOLDER_RE = re.compile("(" + "|".join(re.escape(p) for p in placeholders.ALL) + ")")
@@ -166,9 +168,12 @@ class IssueTemplate:
         unsub = f"<{p.unsubscribe_url}>"
         if p.unsubscribe_mailto:
             unsub += f",\r\n <{p.unsubscribe_mailto}>"
+        # An address beyond ASCII after IDNA goes only to an SMTPUTF8 server (the transport
+        # sees to that), whose headers may be UTF-8 (RFC 6532).
         return (
-            f"To: {p.to}\r\nMessage-ID: {p.message_id}\r\nList-Unsubscribe: {unsub}\r\n"
-        ).encode("ascii")
+            f"To: {header_form(p.to)}\r\nMessage-ID: {p.message_id}\r\n"
+            f"List-Unsubscribe: {unsub}\r\n"
+        ).encode()
 
     def body(self, p: Personal) -> bytes:
         """The dot-stuffed body (everything after the headers' blank line)."""
@@ -204,45 +209,3 @@ class IssueTemplate:
     def message_bytes(self, p: Personal) -> bytes:
         """The message as a recipient receives it (no dot-stuffing)."""
         return unstuff(self.wire(p))
-
-
-class DkimSigner:
-    """DKIM signing of per-recipient bytes (dkimpy), only when configured."""
-
-    HEADERS = (
-        b"from",
-        b"to",
-        b"subject",
-        b"date",
-        b"message-id",
-        b"list-id",
-        b"list-unsubscribe",
-        b"list-unsubscribe-post",
-        b"mime-version",
-        b"content-type",
-    )
-
-    def __init__(self, selector: str, domain: str, key: bytes) -> None:
-        self.selector = selector.encode("ascii")
-        self.domain = domain.encode("ascii")
-        self.key = key
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> DkimSigner | None:
-        if not (settings.dkim_selector and settings.dkim_key_file):
-            return None
-        domain = settings.dkim_domain or settings.mail_domain
-        return cls(settings.dkim_selector, domain, settings.dkim_key_file.read_bytes())
-
-    def sign(self, message: bytes) -> bytes:
-        import dkim
-
-        signature: bytes = dkim.sign(
-            message,
-            self.selector,
-            self.domain,
-            self.key,
-            include_headers=list(self.HEADERS),
-            linesep=b"\r\n",
-        )
-        return signature

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlsplit
 
 import aiosmtplib
 
+from service.mail.addresses import NO_SMTPUTF8, UnsendableAddress, ascii_domain, header_form
 from service.settings import Settings
 
 
@@ -83,7 +84,7 @@ class OutboxTransport:
         tmp = self.directory / f".{name}.tmp"
         envelope = f"X-Envelope-From: <{sender}>\r\nX-Envelope-To: {', '.join(recipients)}\r\n"
         with open(tmp, "wb") as fh:
-            fh.write(envelope.encode("ascii", "replace"))
+            fh.write(envelope.encode("utf-8"))
             fh.write(message)
             fh.flush()
             os.fsync(fh.fileno())
@@ -91,6 +92,50 @@ class OutboxTransport:
 
     async def close(self) -> None:
         return None
+
+
+def _envelope_recipients(path: Path) -> list[str]:
+    with open(path, "rb") as fh:
+        head = fh.read(4096)
+    for line in head.split(b"\r\n")[:2]:
+        if line.startswith(b"X-Envelope-To: "):
+            value = line.removeprefix(b"X-Envelope-To: ").decode("utf-8", "replace")
+            return [r.strip() for r in value.split(",")]
+    return []
+
+
+def forget_in_outbox(directory: Path, address: str) -> int:
+    """Erasure: delete the outbox's copies of mails to ``address``; returns how many."""
+    if not directory.is_dir():
+        return 0
+    wanted = {address, header_form(address)}
+    removed = 0
+    for path in directory.glob("*.eml"):
+        try:
+            if wanted & set(_envelope_recipients(path)):
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
+
+def prune_outbox(directory: Path, older_than_seconds: float, *, now: float | None = None) -> int:
+    """Delete outbox files older than ``older_than_seconds``; returns how many."""
+    import time
+
+    if not directory.is_dir():
+        return 0
+    cutoff = (time.time() if now is None else now) - older_than_seconds
+    removed = 0
+    for path in directory.glob("*.eml"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
 
 
 @dataclass(frozen=True)
@@ -196,32 +241,56 @@ class _PooledConnection:
         *,
         prepared: bool = False,
     ) -> SendResult:
+        """Send to ``recipients`` (as stored: Unicode); results are keyed the same way.
+
+        Domains go out in IDNA form; a local part beyond ASCII needs SMTPUTF8, and a
+        server without it gets no such mail (a permanent refusal with the reason).
+        """
+        result = SendResult()
+        wire: dict[str, str] = {}  # wire form -> address as given
+        for rcpt in recipients:
+            try:
+                wire[ascii_domain(rcpt)] = rcpt
+            except UnsendableAddress as exc:
+                result.per_recipient[rcpt] = RecipientResult(553, str(exc))
+        if not wire:
+            return result
+        utf8 = not sender.isascii() or any(not w.isascii() for w in wire)
         try:
             if self.client is None or not self.client.is_connected:
                 self.client = await self._connect(owner)
+            if utf8:
+                await self.client._ehlo_or_helo_if_needed()
+                if not self.client.supports_extension("smtputf8"):
+                    for rcpt in wire.values():
+                        result.per_recipient[rcpt] = RecipientResult(553, NO_SMTPUTF8)
+                    return result
             if prepared:
-                refused = await _send_wire(self.client, sender, recipients, message)
+                refused = await _send_wire(self.client, sender, list(wire), message, utf8=utf8)
             else:
-                refused, _reply = await self.client.sendmail(sender, recipients, message)
+                refused, _reply = await self.client.sendmail(
+                    sender, list(wire), message, mail_options=["SMTPUTF8"] if utf8 else None
+                )
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            result = SendResult()
             for err in exc.recipients:
-                result.per_recipient[err.recipient] = RecipientResult(err.code, err.message)
+                given = wire.get(err.recipient, err.recipient)
+                result.per_recipient[given] = RecipientResult(err.code, err.message)
             await self._reset()
             return result
         except aiosmtplib.SMTPResponseException as exc:
             await self.close()
-            return SendResult({r: RecipientResult(exc.code, exc.message) for r in recipients})
+            for rcpt in wire.values():
+                result.per_recipient[rcpt] = RecipientResult(exc.code, exc.message)
+            return result
         except (aiosmtplib.SMTPException, OSError) as exc:
             await self.close()
-            return SendResult(
-                {r: RecipientResult(451, f"connection error: {exc}") for r in recipients}
-            )
+            for rcpt in wire.values():
+                result.per_recipient[rcpt] = RecipientResult(451, f"connection error: {exc}")
+            return result
         self.sent += 1
-        result = SendResult()
-        for rcpt in recipients:
-            if rcpt in refused:
-                resp = refused[rcpt]
+        for address, rcpt in wire.items():
+            if address in refused:
+                resp = refused[address]
                 result.per_recipient[rcpt] = RecipientResult(resp.code, resp.message)
             else:
                 result.per_recipient[rcpt] = RecipientResult(250, "accepted")
@@ -247,7 +316,7 @@ class _PooledConnection:
 
 
 async def _send_wire(
-    client: aiosmtplib.SMTP, sender: str, recipients: list[str], wire: bytes
+    client: aiosmtplib.SMTP, sender: str, recipients: list[str], wire: bytes, *, utf8: bool
 ) -> dict[str, aiosmtplib.SMTPResponse]:
     """MAIL, RCPT, DATA with bytes that are already in wire form.
 
@@ -262,6 +331,8 @@ async def _send_wire(
                 [aiosmtplib.SMTPRecipientRefused(553, "invalid address", address)]
             )
     size = f" SIZE={len(wire) - 3}" if client.supports_extension("size") else ""
+    if utf8:
+        size += " SMTPUTF8"
     # Envelope addresses come from our own normalised data, so the RFC 5322 parse that
     # ``client.mail``/``client.rcpt`` run per address (costly for long VERP addresses)
     # is skipped.

@@ -24,9 +24,11 @@ from service.mail.transport import make_transport
 from service.settings import Settings
 from subscribers import links
 from subscribers import service as subscribers_service
+from subscribers.models import Subscription
 from subscribers.suppression import suppress
 from tests.conftest import free_port, make_settings
-from tests.delivery.helpers import add_subscribers, drain, make_issue
+from tests.delivery.helpers import add_subscribers, drain, make_issue, newsletter_list
+from tests.mail.dkimkeys import make_key
 from tests.smtp import SmtpServer
 
 
@@ -93,6 +95,47 @@ async def test_5xx_is_failed_with_reason(
     assert status.problems[0]["email"] == "mottagare1@exempel.se"
     assert "550" in status.problems[0]["reason"]
     assert "Ingen sådan användare" in status.problems[0]["reason"]
+
+
+async def test_a_newsletter_reaches_an_address_beyond_ascii(
+    tmp_path: Path, db_url: str, session: AsyncSession
+) -> None:
+    """Issue 16: ``Åsa.Lind@Example.se`` was never delivered (UnicodeEncodeError, five
+    retries, an English error). With SMTPUTF8 it is delivered with a UTF-8 ``To:``; a
+    server without it refuses it at once, with a Swedish reason for the editor."""
+    from service.mail.addresses import NO_SMTPUTF8
+    from subscribers.models import Subscriber
+
+    await add_subscribers(session, 1)
+    session.add(Subscriber(email="åsa.lind@exämpel.se", name="Åsa", status="active"))
+    await session.commit()
+    person = (
+        await session.execute(select(Subscriber).where(Subscriber.name == "Åsa"))
+    ).scalar_one()
+    mlist = await newsletter_list(session)
+    session.add(Subscription(subscriber_id=person.id, list_id=mlist.id, status="active"))
+    await session.commit()
+    for offered, expected in ((True, "sent"), (False, "failed")):
+        server = SmtpServer(port=free_port(), smtputf8=offered)
+        server.start()
+        try:
+            settings = make_settings(tmp_path, db_url, INNAN_SMTP_URL=server.url)
+            issue = await make_issue(session, slug=f"utf8-{offered}")
+            await delivery.start_send(session, settings, issue.id, at=None, actor="test")
+            await session.commit()
+            await drain(settings, retry_base_seconds=0)
+            assert await states(session, issue.id) == Counter(["sent", expected])
+            status = await delivery.progress(session, issue.id)
+            if offered:
+                got = [r for r in server.received if r.rcpt_tos != ["mottagare0@exempel.se"]]
+                assert got[0].rcpt_tos == ["åsa.lind@xn--exmpel-cua.se"]
+                assert str(got[0].message["To"]) == "åsa.lind@xn--exmpel-cua.se"
+            else:
+                [problem] = status.problems
+                assert problem["reason"] == f"553 {NO_SMTPUTF8}"
+                assert problem["attempts"] == 1  # permanent: not retried
+        finally:
+            server.stop()
 
 
 async def test_sink_down_is_retried_later_nothing_lost(
@@ -260,47 +303,19 @@ async def test_cancel_pause_resume(
 async def test_dkim_signature_verifies(
     tmp_path: Path, db_url: str, smtp_server: SmtpServer, session: AsyncSession
 ) -> None:
-    import base64
-    import subprocess
-
-    import dkim
-
-    key = tmp_path / "dkim.pem"
-    subprocess.run(
-        ["openssl", "genrsa", "-traditional", "-out", str(key), "2048"],
-        check=True,
-        capture_output=True,
-    )
-    der = subprocess.run(
-        ["openssl", "rsa", "-in", str(key), "-pubout", "-outform", "DER"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    record = b"v=DKIM1; k=rsa; p=" + base64.b64encode(der)
-    settings = smtp_settings(
-        tmp_path,
-        db_url,
-        smtp_server,
-        INNAN_DKIM_SELECTOR="nyhet",
-        INNAN_DKIM_DOMAIN="innanforskapet.test",
-        INNAN_DKIM_KEY_FILE=str(key),
-    )
+    key = make_key(tmp_path)
+    settings = smtp_settings(tmp_path, db_url, smtp_server, **key.env())
     await add_subscribers(session, 2)
     issue = await make_issue(session)
     await delivery.start_send(session, settings, issue.id, at=None, actor="test")
     await session.commit()
     await drain(settings)
     assert len(smtp_server.received) == 2
-
-    def dns(name: bytes, timeout: int = 5) -> bytes:
-        assert name == b"nyhet._domainkey.innanforskapet.test."
-        return record
-
     for got in smtp_server.received:
         assert got.data.startswith(b"DKIM-Signature:")
-        assert dkim.verify(got.data, dnsfunc=dns)
+        assert key.verifies(got.data)
         tampered = got.data.replace(b"Almedalen", b"Almedalem", 1)
-        assert not dkim.verify(tampered, dnsfunc=dns)
+        assert not key.verifies(tampered)
 
 
 async def test_empty_audience_finishes_and_resend_after_cancel_reaches_everyone(

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.core.models import AuditEntry
 from service.issues.models import Issue
 from service.settings import Settings
-from tests.conftest import outbox_messages
+from tests.conftest import deliver_queued, outbox_messages
 from tests.editor.helpers import Client, csrf, login, make_editor, make_token, page_version
 
 ARTICLE = {
@@ -68,10 +68,14 @@ async def test_api_compose_preview_and_test_send(
     sent = await client.post(
         base + "/test-send", json={"addresses": ["prov@example.org"]}, headers=auth
     )
-    assert sent.status_code == 201, sent.text
-    assert sent.json() == {"sent": ["prov@example.org"]}
+    assert sent.status_code == 202, sent.text
+    [queued] = sent.json()["queued"]
+    assert (queued["recipient"], queued["state"]) == ("prov@example.org", "queued")
+    deliver_queued(settings)
     msg = email.message_from_bytes(outbox_messages(settings)[-1], policy=email.policy.default)
     assert "Nyhetsbrev för Åsa & Örjan" in str(msg["Subject"])
+    shown = (await client.get(base + "/test-sends", headers=auth)).json()
+    assert [(t["id"], t["state"]) for t in shown] == [(queued["id"], "sent")]
     dup = (await client.post(base + "/duplicate", headers=auth)).json()
     assert dup["status"] == "draft" and dup["slug"] != issue["slug"] and len(dup["blocks"]) == 3
     r = await client.delete(f"{base}/blocks/{second['id']}", headers=auth)
@@ -263,7 +267,11 @@ async def test_ui_compose_edit_preview(
     sent = await client.post(
         url + "/provutskick", data={"_csrf_token": token, "addresses": "prov@example.org"}
     )
-    assert "Provutskicket skickades till prov@example.org" in sent.text
+    assert "Provutskicket är köat" in sent.text
+    assert "prov@example.org" in sent.text and "Väntar" in sent.text
+    deliver_queued(settings)
+    again = await client.get(url + "/forhandsvisning")
+    assert "Senaste provutskicken" in again.text and "Skickat" in again.text
     listing = await client.get("/redaktion")
     assert "Augusti i Halland" in listing.text and "utkast" in listing.text
     issue.status = "sent"

@@ -13,12 +13,14 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from service.settings import Settings
-from tests.conftest import outbox_messages
+from tests.conftest import deliver_queued, outbox_messages
 
 Client = AsyncTestClient[Litestar]
 
 
 def mails(settings: Settings) -> list[EmailMessage]:
+    """Every mail sent so far, oldest first, after the worker sent what is queued."""
+    deliver_queued(settings)
     parsed = []
     for raw in outbox_messages(settings):
         msg = email.message_from_bytes(raw, policy=email.policy.default)
@@ -63,9 +65,13 @@ def visible(page: str) -> str:
 
 
 async def signup(client: Client, email_address: str, **fields: Any) -> Any:
+    """Post the signup form, then let the worker process the queued request (it records
+    the request and sends the confirmation mail, as it does within seconds in service)."""
     data: dict[str, Any] = {"email": email_address, "lists": ["1"]}
     data.update(fields)
-    return await client.post("/prenumerera", data=data)
+    response = await client.post("/prenumerera", data=data)
+    deliver_queued(client.app.state.settings)
+    return response
 
 
 async def confirm_latest(client: Client, settings: Settings) -> Any:

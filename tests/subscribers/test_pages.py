@@ -12,7 +12,7 @@ from service.app import create_app
 from service.settings import Settings
 from subscribers import service
 from subscribers.models import ConsentEvent, ConsentText
-from tests.conftest import make_settings
+from tests.conftest import deliver_queued, make_settings
 from tests.smtp import SmtpServer
 from tests.subscribers.helpers import (
     Client,
@@ -41,6 +41,7 @@ async def test_embed_page_is_minimal_and_posts_without_cookies(
     assert done.status_code == 200
     assert "Kontrollera din e-post" in done.text
     assert 'class="site-header"' not in done.text
+    deliver_queued(settings)  # the worker records the request and mails the confirmation
     event = (await session.execute(select(ConsentEvent))).scalar_one()
     assert event.source == "embed"
     assert len(mails(settings)) == 1
@@ -126,6 +127,7 @@ async def test_confirmation_mail_over_real_smtp(
         assert "Bekräfta prenumerationen" in page.text
         done = await c.post(url)
         assert done.status_code == 200
+        deliver_queued(settings)
         welcome = smtp_server.received[-1].message
         assert welcome["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
