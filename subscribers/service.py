@@ -42,11 +42,12 @@ from service.db import AfterCommit, after_commit, checkpoint_sqlite, utcnow
 from service.delivery.models import BounceEvent, Delivery
 from service.errors import Conflict, Gone, NotFound, ValidationFailed
 from service.mail import queue as mailqueue
+from service.mail import texts
 from service.mail.compose import ListHeaders
 from service.mail.transport import forget_in_outbox
 from service.security.signing import hash_token, new_token
 from service.settings import Settings
-from subscribers import links, mails, suppression
+from subscribers import links, suppression
 from subscribers.addresses import normalise_address
 from subscribers.messages import MESSAGES
 from subscribers.models import (
@@ -467,10 +468,10 @@ async def process_signup(
         timedelta(days=settings.unconfirmed_days),
         requested_at,
     )
-    message = mails.build(
+    message = texts.build(
         settings,
         to=subscriber.email,
-        template="confirm",
+        template="subscribers/confirm",
         context={
             "confirm_url": settings.url(f"/bekrafta/{raw}"),
             "lists": lists,
@@ -669,10 +670,10 @@ def list_headers_for(
 def queue_welcome(
     session: AsyncSession, settings: Settings, subscriber: Subscriber, lists: list[MailingList]
 ) -> None:
-    message = mails.build(
+    message = texts.build(
         settings,
         to=subscriber.email,
-        template="welcome",
+        template="subscribers/welcome",
         context={"subscriber": subscriber, "lists": lists, **links.links_for(settings, subscriber)},
         list_headers=list_headers_for(settings, subscriber, lists[0] if lists else None),
     )
@@ -784,10 +785,10 @@ async def request_address_change(
         timedelta(days=settings.unconfirmed_days),
         now,
     )
-    message = mails.build(
+    message = texts.build(
         settings,
         to=new_email,
-        template="change_email",
+        template="subscribers/change_email",
         context={
             "confirm_url": settings.url(f"/bekrafta/{raw}"),
             "days": settings.unconfirmed_days,

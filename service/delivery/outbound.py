@@ -6,9 +6,9 @@ and its DKIM signer. One pass:
 
 1. *claim* due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, a short ``BEGIN
    IMMEDIATE`` on SQLite) and reserve hourly send slots for them;
-2. *compose* rows that carry a payload instead of a message, each in a short write
-   transaction of its own with the composer registered for its kind (the composer may
-   decide that no mail is due: the row is ``skipped`` with the reason);
+2. *compose* rows that carry a payload instead of a message with the composer
+   registered for their kind, each in a short write transaction of its own (the
+   composer may decide that no mail is due: the row is ``skipped`` with the reason);
 3. *send* after every transaction is closed, a few at a time, each mail DKIM-signed;
 4. *record* every outcome in one transaction: ``sent`` (message and payload cleared),
    ``retry`` with exponential backoff on 4xx and connection errors, ``failed`` on 5xx
@@ -135,9 +135,7 @@ class OutboundWorker:
         items = await self._claim(ids)
         if not items:
             return 0
-        for item in items:
-            if item.message is None:
-                await self._compose(item)
+        await self._compose([item for item in items if item.message is None])
         ready = [i for i in items if i.message is not None and not i.written]
         gate = asyncio.Semaphore(self.senders)
 
@@ -227,48 +225,62 @@ class OutboundWorker:
 
     # ------------------------------------------------------------------ compose
 
-    async def _compose(self, item: _Item) -> None:
+    async def _compose(self, items: list[_Item]) -> None:
+        """Compose each item in a short write transaction of its own: on SQLite the
+        write lock is held for one composition at a time, never for a batch, so the
+        signups and other writes waiting behind it are not held up."""
+        for item in items:
+            now = utcnow()
+            try:
+                async with self.factory() as session:
+                    await begin_immediate(session)
+                    if await self._compose_one(session, item, now):
+                        await session.commit()
+            except Exception:
+                log.exception("committing composed mail %s failed", item.id)
+                item.message, item.written = None, False
+                item.result = RecipientResult(451, COMPOSE_FAILED)
+
+    async def _compose_one(self, session: AsyncSession, item: _Item, now: datetime) -> bool:
         composer = self.composers.get(item.kind)
         if composer is None or item.payload is None:
             item.result = RecipientResult(554, UNKNOWN_KIND)
-            return
-        now = utcnow()
+            return False
         try:
-            async with self.factory() as session:
-                await begin_immediate(session)
-                outcome = await composer(session, self.settings, dict(item.payload))
-                if isinstance(outcome, Skipped):
-                    values: dict[str, Any] = {
-                        "state": "skipped",
-                        "last_reply": outcome.reason,
-                        "payload": None,
-                        "claimed_by": None,
-                        "updated_at": now,
-                    }
-                    item.written = True
-                else:
-                    item.message = to_bytes(outcome.message)
-                    item.recipient = str(outcome.message["To"])
-                    values = {
-                        "message": item.message,
-                        "recipient": item.recipient,
-                        "subject": str(outcome.message.get("Subject", ""))[:300],
-                        "subscriber_id": outcome.subscriber_id,
-                        "payload": None,
-                        "updated_at": now,
-                    }
-                await session.execute(
-                    update(QueuedMail)
-                    .where(QueuedMail.id == item.id, QueuedMail.claimed_by == self.worker_id)
-                    .values(**values)
-                    .execution_options(synchronize_session=False)
-                )
-                await session.commit()
+            outcome = await composer(session, self.settings, dict(item.payload))
+            if isinstance(outcome, Skipped):
+                values: dict[str, Any] = {
+                    "state": "skipped",
+                    "last_reply": outcome.reason,
+                    "payload": None,
+                    "claimed_by": None,
+                    "updated_at": now,
+                }
+            else:
+                message = to_bytes(outcome.message)
+                values = {
+                    "message": message,
+                    "recipient": str(outcome.message["To"]),
+                    "subject": str(outcome.message.get("Subject", ""))[:300],
+                    "subscriber_id": outcome.subscriber_id,
+                    "payload": None,
+                    "updated_at": now,
+                }
+            await session.execute(
+                update(QueuedMail)
+                .where(QueuedMail.id == item.id, QueuedMail.claimed_by == self.worker_id)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
         except Exception:
             log.exception("composing queued mail %s (%s) failed", item.id, item.kind)
-            item.message = None
-            item.written = False
             item.result = RecipientResult(451, COMPOSE_FAILED)
+            return False
+        if isinstance(outcome, Skipped):
+            item.written = True
+        else:
+            item.message, item.recipient = values["message"], values["recipient"]
+        return True
 
     # ------------------------------------------------------------------ send
 
