@@ -9,7 +9,7 @@ from litestar import Request, get
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.core.models import AuditEntry
+from service.core.models import AuditEntry, HttpSession
 from service.editor.auth import (
     LOGIN_REDIRECT,
     admin_guard,
@@ -58,6 +58,34 @@ async def test_login_rotates_session_and_logout(client: Client, session: AsyncSe
         "/redaktion/logga-ut", data={"_csrf_token": csrf(page.text)}, follow_redirects=False
     )
     assert out.status_code == 303
+
+
+async def test_logout_deletes_the_cookie_and_the_session(
+    client: Client, session: AsyncSession
+) -> None:
+    await make_editor(session)
+    await login(client)
+    old = client.cookies.get("innan_session")
+    assert old and (await client.get("/redaktion", follow_redirects=False)).status_code == 200
+    page = await client.get("/redaktion")
+    out = await client.post(
+        "/redaktion/logga-ut", data={"_csrf_token": csrf(page.text)}, follow_redirects=False
+    )
+    assert out.status_code == 303
+    cookies = [c for c in out.headers.get_list("set-cookie") if c.startswith("innan_session=")]
+    assert len(cookies) == 1, out.headers.get_list("set-cookie")
+    attributes = {
+        part.split("=", 1)[0].strip().lower(): part.partition("=")[2]
+        for part in cookies[0].split(";")[1:]
+    }
+    assert attributes.get("max-age") == "0", cookies[0]  # the browser drops it at once
+    # The old cookie, kept by someone who copied it, no longer logs anyone in.
+    assert (await session.get(HttpSession, old)) is None
+    client.cookies.clear()
+    client.cookies.set("innan_session", old)
+    again = await client.get("/redaktion", follow_redirects=False)
+    assert again.status_code == 303
+    assert again.headers["location"].startswith("/redaktion/logga-in")
 
 
 async def test_wrong_password_and_open_redirect(client: Client, session: AsyncSession) -> None:
