@@ -27,7 +27,7 @@ from service.errors import DomainError
 from service.health import healthz, readyz
 from service.mail.transport import make_transport
 from service.settings import TEMPLATES_DIR, Settings
-from service.web import Contribution, options_handlers, provide_db
+from service.web import AppRequest, Contribution, options_handlers, provide_db
 
 log = logging.getLogger("innanforskapet")
 
@@ -180,6 +180,7 @@ def create_app(settings: Settings) -> Litestar:
 
     app = Litestar(
         route_handlers=routes,
+        request_class=AppRequest,
         dependencies={"db": Provide(provide_db)},
         lifespan=[lifespan],
         template_config=TemplateConfig(
