@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import time
 from typing import Any
 from urllib.parse import quote
@@ -93,24 +94,40 @@ def actor_of(editor: Editor) -> str:
     return f"editor:{editor.id}"
 
 
+def throttled_client(ip: str) -> str:
+    """The client a login failure is counted for: the IPv4 address, or the /64 network of
+    an IPv6 address (one subscriber line usually has a whole /64 to rotate through)."""
+    try:
+        parsed = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
+
+
 def _login_keys(settings: Settings, address: str, ip: str) -> tuple[str, str]:
-    """Rate-limit keys for failed logins: per (address, client address) and per client.
+    """Rate-limit keys for failed logins: per (address, client) and per client.
 
     The pair is a keyed hash: no address is stored in clear, and an address of any
     length fits the key column.
     """
+    client = throttled_client(ip)
     pair = hmac.new(
         settings.secret_key.encode("utf-8"),
-        f"{address}\0{ip}".encode(),
+        f"{address}\0{client}".encode(),
         hashlib.sha256,
     ).hexdigest()
-    return f"login:pair:{pair}", f"login:ip:{ip}"
+    return f"login:pair:{pair}", f"login:ip:{client}"
 
 
 async def authenticate(
     session: AsyncSession, settings: Settings, email: str, password: str, ip: str
 ) -> Editor:
-    """Check a login attempt; failures are limited per (address, client IP) and per client IP.
+    """Check a login attempt; failures are limited per (address, client IP) and per client IP
+    (an IPv6 client is its /64, see :func:`throttled_client`).
 
     At most ``login_attempts_per_15min`` failures for one address from one client address,
     and three times that from one client address over all addresses; beyond that the

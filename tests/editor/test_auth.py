@@ -212,6 +212,20 @@ async def test_failed_logins_are_limited_per_client_address_across_accounts(
     assert (await try_login(proxied, "chef@example.org", PASSWORD, OTHER, token)).status_code == 303
 
 
+async def test_an_ipv6_attacker_cannot_escape_by_rotating_addresses(
+    proxied: ProxiedClient,
+) -> None:
+    token = await _token(proxied)
+    answers = [
+        await try_login(proxied, "red@example.org", "fel", f"2001:db8:1:2::{n:x}", token)
+        for n in range(1, 6)
+    ]
+    assert [a.status_code for a in answers] == [422] * 3 + [429] * 2
+    # Another /64 is another client.
+    owner = await try_login(proxied, "red@example.org", PASSWORD, "2001:db8:1:3::1", token)
+    assert owner.status_code == 303
+
+
 async def test_successful_logins_are_not_counted(proxied: ProxiedClient) -> None:
     token = await _token(proxied)
     for _ in range(10):  # more than the 9 failures a client address may have
