@@ -11,6 +11,7 @@ from typing import Any
 
 from litestar import Litestar, MediaType, Request, Response, get
 from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotFoundException
 from litestar.openapi import OpenAPIConfig
@@ -26,8 +27,9 @@ from service.db import create_engine, create_session_factory
 from service.errors import DomainError
 from service.health import healthz, readyz
 from service.mail.transport import make_transport
+from service.security.headers import security_headers_hook
 from service.settings import TEMPLATES_DIR, Settings
-from service.web import Contribution, options_handlers, provide_db
+from service.web import AppRequest, Contribution, options_handlers, provide_db
 
 log = logging.getLogger("innanforskapet")
 
@@ -174,12 +176,16 @@ def create_app(settings: Settings) -> Litestar:
     )
     routes.append(
         create_static_files_router(
-            path="/static", directories=[TEMPLATES_DIR / "static"], include_in_schema=False
+            path="/static",
+            directories=[TEMPLATES_DIR / "static"],
+            include_in_schema=False,
+            cache_control=CacheControlHeader(max_age=3600, public=True),
         )
     )
 
     app = Litestar(
         route_handlers=routes,
+        request_class=AppRequest,
         dependencies={"db": Provide(provide_db)},
         lifespan=[lifespan],
         template_config=TemplateConfig(
@@ -206,6 +212,7 @@ def create_app(settings: Settings) -> Litestar:
             ).middleware
         ],
         stores={"sessions": DatabaseStore(session_factory)},
+        before_send=[security_headers_hook(settings)],
         exception_handlers={
             DomainError: domain_error_handler,
             HTTPException: http_error_handler,

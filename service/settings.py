@@ -7,7 +7,9 @@ Every setting is an ``INNAN_*`` environment variable, documented in README.md an
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -60,6 +62,8 @@ class Settings:
     org_name: str = "Samordningsförbundet i Halland"
     org_address: str = "Storgatan 6, 302 43 Halmstad"
     privacy_url: str = ""
+    # Origins besides this service that may frame the signup form /prenumerera/inbaddning
+    embed_origins: tuple[str, ...] = ()
     # Media
     media_dir: Path = field(default_factory=lambda: REPO_ROOT / "var" / "media")
     max_upload_bytes: int = 5 * 1024 * 1024
@@ -165,6 +169,44 @@ def _http_url(name: str, value: str) -> str:
     if parts.query or parts.fragment:
         raise SettingsError(f"{name} must not have a query or fragment, got {value!r}")
     return value.rstrip("/")
+
+
+_HOSTNAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*")
+_LOOPBACK = ("localhost", "127.0.0.1", "::1")
+
+
+def _origin(name: str, item: str) -> str:
+    """``scheme://host[:port]`` from one listed origin, or a SettingsError."""
+    problem = (
+        f"{name} must list origins like https://www.example.se (https, no path, no "
+        f"wildcard; http only for localhost), separated by spaces or commas; got {item!r}"
+    )
+    parts = urlsplit(item)
+    try:
+        port = parts.port
+    except ValueError:
+        raise SettingsError(problem) from None
+    host = parts.hostname or ""
+    try:
+        ipaddress.ip_address(host)
+        is_ip = True
+    except ValueError:
+        is_ip = False
+    if (
+        not (parts.scheme == "https" or (parts.scheme == "http" and host in _LOOPBACK))
+        or not (is_ip or _HOSTNAME.fullmatch(host))
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or any(c in item for c in "@?#")
+    ):
+        raise SettingsError(problem)
+    shown = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{shown}" + (f":{port}" if port is not None else "")
+
+
+def _origins(name: str, value: str) -> tuple[str, ...]:
+    return tuple(_origin(name, item) for item in re.split(r"[\s,]+", value) if item)
 
 
 def _database_url(name: str, value: str) -> str:
@@ -292,6 +334,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         org_name=_str(env, "INNAN_ORG_NAME", "Samordningsförbundet i Halland"),
         org_address=_str(env, "INNAN_ORG_ADDRESS", "Storgatan 6, 302 43 Halmstad"),
         privacy_url=privacy_url,
+        embed_origins=_origins("INNAN_EMBED_ORIGINS", _str(env, "INNAN_EMBED_ORIGINS", "")),
         media_dir=Path(_str(env, "INNAN_MEDIA_DIR", str(var_dir / "media"))),
         max_upload_bytes=_int(env, "INNAN_MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minimum=1024),
         max_body_bytes=_int(env, "INNAN_MAX_BODY_BYTES", 64 * 1024, minimum=1024),

@@ -22,7 +22,7 @@ from typing import TypeVar
 
 import pytest
 import uvicorn
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import ConsoleMessage, Page, sync_playwright
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.app import create_app
@@ -118,6 +118,19 @@ def assert_accessible(page: Page) -> None:
         for v in violations
     ]
     assert not violations, "axe-core found accessibility problems:\n" + "\n".join(summary)
+
+
+def csp_violations(page: Page) -> list[str]:
+    """The Content-Security-Policy violations Chromium reports on ``page``'s console (its
+    frames included) from now on; the list fills while the test goes on."""
+    found: list[str] = []
+
+    def note(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            found.append(f"{page.url}: {message.text}")
+
+    page.on("console", note)
+    return found
 
 
 T = TypeVar("T")

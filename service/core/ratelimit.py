@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +35,28 @@ async def hit(
     )
     count = (await session.execute(stmt)).scalar_one()
     return int(count) <= limit
+
+
+async def undo(
+    session: AsyncSession, key: str, window_seconds: int, *, now: float | None = None
+) -> None:
+    """Take back one event counted by :func:`hit` with the same ``now`` (never below 0)."""
+    now = time.time() if now is None else now
+    window = int(now // window_seconds) * window_seconds
+    await session.execute(
+        update(RateCounter)
+        .where(
+            RateCounter.key == key,
+            RateCounter.window_start == window,
+            RateCounter.count > 0,
+        )
+        .values(count=RateCounter.count - 1)
+    )
+
+
+async def forget(session: AsyncSession, key: str) -> None:
+    """Drop every count for ``key``."""
+    await session.execute(delete(RateCounter).where(RateCounter.key == key))
 
 
 async def purge_old(session: AsyncSession, older_than_seconds: int = 2 * 86400) -> int:

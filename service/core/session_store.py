@@ -8,12 +8,14 @@ from datetime import timedelta
 from typing import Any
 
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie, MutableScopeHeaders
 from litestar.middleware.session.server_side import (
     ServerSideSessionBackend,
     ServerSideSessionConfig,
 )
 from litestar.stores.base import Store
 from litestar.types import Empty, Message, ScopeSession
+from litestar.utils.dataclass import extract_dataclass_items
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -104,10 +106,28 @@ class LazySessionBackend(ServerSideSessionBackend):
         connection: ASGIConnection[Any, Any, Any, Any],
     ) -> None:
         if scope_session is Empty or not scope_session:
-            if connection.cookies.get(self.config.key):
-                await super().store_in_message(Empty, message, connection)
+            session_id = connection.cookies.get(self.config.key)
+            if session_id:
+                await self._end(session_id, message, connection)
             return
         await super().store_in_message(scope_session, message, connection)
+
+    async def _end(
+        self, session_id: str, message: Message, connection: ASGIConnection[Any, Any, Any, Any]
+    ) -> None:
+        """Delete the stored session and tell the browser to drop its cookie now.
+
+        Litestar's own deletion cookie keeps the configured ``Max-Age`` (8 h), which
+        browsers obey over ``Expires``: the dead cookie would linger for the whole
+        session lifetime. ``Max-Age=0`` removes it at once.
+        """
+        await self.delete(session_id, store=self.config.get_store_from_app(connection.scope["app"]))
+        params = dict(
+            extract_dataclass_items(self.config, exclude_none=True, include=Cookie.__dict__.keys())
+        )
+        params.update(max_age=0, expires=0)
+        cookie = Cookie(value="", key=self.config.key, **params)
+        MutableScopeHeaders.from_message(message).add("Set-Cookie", cookie.to_header(header=""))
 
 
 @dataclass

@@ -29,6 +29,9 @@ Admin-only routes add ``admin_guard`` after the login guard
 from __future__ import annotations
 
 import hashlib
+import hmac
+import ipaddress
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -41,8 +44,7 @@ from litestar.response import Redirect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.core import audit
-from service.core.ratelimit import hit
+from service.core import audit, ratelimit
 from service.db import utcnow
 from service.editor.models import ApiToken, Editor
 from service.errors import DomainError, Forbidden, RateLimited, ValidationFailed
@@ -92,19 +94,64 @@ def actor_of(editor: Editor) -> str:
     return f"editor:{editor.id}"
 
 
+def throttled_client(ip: str) -> str:
+    """The client a login failure is counted for: the IPv4 address, or the /64 network of
+    an IPv6 address (one subscriber line usually has a whole /64 to rotate through)."""
+    try:
+        parsed = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, 64), strict=False))
+    return str(parsed)
+
+
+def _login_keys(settings: Settings, address: str, ip: str) -> tuple[str, str]:
+    """Rate-limit keys for failed logins: per (address, client) and per client.
+
+    The pair is a keyed hash: no address is stored in clear, and an address of any
+    length fits the key column.
+    """
+    client = throttled_client(ip)
+    pair = hmac.new(
+        settings.secret_key.encode("utf-8"),
+        f"{address}\0{client}".encode(),
+        hashlib.sha256,
+    ).hexdigest()
+    return f"login:pair:{pair}", f"login:ip:{client}"
+
+
 async def authenticate(
     session: AsyncSession, settings: Settings, email: str, password: str, ip: str
 ) -> Editor:
-    """Check a login attempt; rate-limited per address and per IP (counted on every try).
+    """Check a login attempt; failures are limited per (address, client IP) and per client IP
+    (an IPv6 client is its /64, see :func:`throttled_client`).
+
+    At most ``login_attempts_per_15min`` failures for one address from one client address,
+    and three times that from one client address over all addresses; beyond that the
+    client gets 429, even with the right password (the answer must not confirm a guess).
+    There is deliberately no limit per address alone: whoever hammers an account from
+    elsewhere must not lock its owner out, so the right password from a client address
+    that has not been failing always logs in.
+
+    Every attempt is counted before the password is checked (so parallel requests cannot
+    slip past the limit) and a successful one is taken back: successes do not count, and
+    a login forgives the earlier typos of that address from that client address.
+    Known and unknown addresses take the same path and the same time (a dummy Argon2
+    verify); a throttled attempt is answered before any lookup or hashing.
 
     The caller must commit even when this raises, so the counters persist (the login
     handler catches the error and re-renders the form, which commits).
     """
     address = (email or "").strip().lower()
     limit = settings.login_attempts_per_15min
-    ok_addr = await hit(session, f"login:addr:{address}", limit, LOGIN_WINDOW_SECONDS)
-    ok_ip = await hit(session, f"login:ip:{ip}", limit * 3, LOGIN_WINDOW_SECONDS)
-    if not (ok_addr and ok_ip):
+    pair_key, ip_key = _login_keys(settings, address, ip)
+    now = time.time()
+    ok_pair = await ratelimit.hit(session, pair_key, limit, LOGIN_WINDOW_SECONDS, now=now)
+    ok_ip = await ratelimit.hit(session, ip_key, limit * 3, LOGIN_WINDOW_SECONDS, now=now)
+    if not (ok_pair and ok_ip):
         audit.record(session, f"ip:{ip}", "login_rate_limited", "editor", None, email=address)
         raise RateLimited("För många inloggningsförsök. Vänta en kvart och försök igen.")
     editor = (
@@ -117,6 +164,8 @@ async def authenticate(
     if not verify_password(editor.password_hash, password or ""):
         audit.record(session, f"ip:{ip}", "login_failed", "editor", editor.id, email=address)
         raise ValidationFailed("Fel e-postadress eller lösenord.")
+    await ratelimit.forget(session, pair_key)
+    await ratelimit.undo(session, ip_key, LOGIN_WINDOW_SECONDS, now=now)
     if needs_rehash(editor.password_hash):
         editor.password_hash = hash_password(password)
     editor.last_login_at = utcnow()

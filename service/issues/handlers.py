@@ -529,8 +529,10 @@ async def page_preview_html(
         shown.html,
         media_type="text/html; charset=utf-8",
         headers={
+            # Mail HTML is inline styles throughout; no script, framed by our page only.
             "Content-Security-Policy": (
-                "default-src 'none'; img-src * data:; style-src 'unsafe-inline'"
+                "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; "
+                "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
             ),
             "X-Frame-Options": "SAMEORIGIN",
         },

@@ -140,3 +140,29 @@ async def test_control_characters_are_field_errors_not_500(
         assert field in response.json()["fields"], data
     notice = {"kind": "notice", "data": {"body": "Rad ett\n\nRad två"}}
     assert (await client.post(blocks, headers=auth, json=notice)).status_code == 201
+
+
+async def test_deeply_nested_json_is_400_with_the_api_error_shape(
+    client: Client, session: AsyncSession
+) -> None:
+    # Deep enough to exhaust the JSON decoder's recursion limit, small enough to stay
+    # under INNAN_MAX_BODY_BYTES (a larger body is answered 413 before it is parsed).
+    auth = await _auth(session) | {"Content-Type": "application/json"}
+    created = await client.post(
+        "/api/v1/issues", headers=auth, json={"title": "Djupt", "issue_date": "2026-12-01"}
+    )
+    issue_id = created.json()["id"]
+    arrays = "[" * 50_000 + "]" * 10
+    objects = '{"a":' * 12_000
+    for method, path, body in (
+        ("POST", "/api/v1/issues", arrays),
+        ("PUT", f"/api/v1/issues/{issue_id}", objects),
+        ("POST", f"/api/v1/issues/{issue_id}/blocks", '{"kind":"heading","data":' + arrays),
+        ("POST", "/api/v1/calendar", objects),
+    ):
+        response = await client.request(method, path, headers=auth, content=body)
+        assert response.status_code == 400, (method, path, response.text)
+        answer = response.json()
+        assert answer["status"] == 400
+        assert answer["error"] == "Förfrågan kunde inte tolkas."
+    assert (await client.get(f"/api/v1/issues/{issue_id}", headers=auth)).json()["title"] == "Djupt"

@@ -6,13 +6,14 @@ from playwright.sync_api import Page
 
 from service.demo import load_all
 from service.settings import Settings
-from tests.browser import assert_accessible, in_database
+from tests.browser import assert_accessible, csp_violations, in_database
 
 
 def test_archive_pages_are_accessible(
     settings: Settings, live_server: str, browser_page: Page
 ) -> None:
     in_database(settings, lambda session: load_all(session, settings))
+    violations = csp_violations(browser_page)
     for path, heading in (
         ("/arkiv", "Arkiv"),
         ("/arkiv?q=FINSAM", "Arkiv"),
@@ -25,6 +26,7 @@ def test_archive_pages_are_accessible(
         assert browser_page.locator("html").get_attribute("lang") == "sv"
         assert browser_page.get_by_role("heading", level=1).first.inner_text() == heading
         assert_accessible(browser_page)
+    assert not violations, "\n".join(violations)
 
 
 def test_issue_page_is_readable_on_a_phone(

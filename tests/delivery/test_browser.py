@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.settings import Settings
-from tests.browser import assert_accessible, in_database, log_in
+from tests.browser import assert_accessible, csp_violations, in_database, log_in
 from tests.conftest import make_settings
 from tests.delivery.helpers import add_subscribers, make_issue
 from tests.editor.helpers import PASSWORD, make_editor
@@ -39,6 +39,7 @@ def test_editor_sends_now_and_the_page_follows_the_send(
     smtp_server.handler.hold = True  # the accepted mails wait at DATA until released
     issue_id = in_database(settings, _issue_with_audience)
     page = browser_page
+    violations = csp_violations(page)  # delivery.js must work under the page's CSP
     page.goto(f"{live_server}/redaktion/utskick/{issue_id}/leverans")
     assert "/redaktion/logga-in" in page.url
     log_in(page, "red@example.org", PASSWORD)
@@ -84,6 +85,7 @@ def test_editor_sends_now_and_the_page_follows_the_send(
     assert_accessible(page)
     page.get_by_role("link", name="Tillbaka till utskicket").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Nyhetsbrev augusti 2019")
+    assert not violations, "\n".join(violations)
     assert sorted(r for m in smtp_server.received for r in m.rcpt_tos) == [
         "mottagare0@exempel.se",
         "mottagare1@exempel.se",

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from litestar.types import ASGIApp
 from sqlalchemy.ext.asyncio import AsyncSession
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from service.editor import service
 
 Client = AsyncTestClient[Litestar]
+ProxiedClient = AsyncTestClient[Any]
 PASSWORD = "rätt-lösenord-123"
 
 
@@ -60,3 +64,23 @@ async def login(client: Client, email: str = "red@example.org", password: str = 
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
+
+
+def behind_proxy(app: Litestar) -> ASGIApp:
+    """``app`` behind uvicorn's X-Forwarded-For handling, as ``innanforskapet serve`` runs it.
+
+    The test client plays the trusted reverse proxy, so a request's
+    ``X-Forwarded-For`` header is the client address the app sees (``client_ip``).
+    """
+    wrapped: ASGIApp = ProxyHeadersMiddleware(app, trusted_hosts="testclient")  # type: ignore[arg-type]
+    return wrapped
+
+
+async def try_login(client: ProxiedClient, email: str, password: str, ip: str, token: str) -> Any:
+    """One login attempt from client address ``ip``; the response, redirects not followed."""
+    return await client.post(
+        "/redaktion/logga-in",
+        data={"_csrf_token": token, "email": email, "password": password, "next": "/redaktion"},
+        headers={"X-Forwarded-For": ip},
+        follow_redirects=False,
+    )

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 from litestar import Request, get
+from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.core.models import AuditEntry
+from service.app import create_app
+from service.core.models import AuditEntry, HttpSession
+from service.db import create_engine, create_session_factory
 from service.editor.auth import (
     LOGIN_REDIRECT,
     admin_guard,
@@ -21,8 +28,18 @@ from service.editor.auth import (
 )
 from service.editor.models import ApiToken, Editor
 from service.settings import Settings
-from tests.conftest import cli_env
-from tests.editor.helpers import PASSWORD, Client, csrf, login, make_editor, make_token
+from tests.conftest import cli_env, make_settings
+from tests.editor.helpers import (
+    PASSWORD,
+    Client,
+    ProxiedClient,
+    behind_proxy,
+    csrf,
+    login,
+    make_editor,
+    make_token,
+    try_login,
+)
 
 
 def test_argon2id_hash() -> None:
@@ -58,6 +75,34 @@ async def test_login_rotates_session_and_logout(client: Client, session: AsyncSe
         "/redaktion/logga-ut", data={"_csrf_token": csrf(page.text)}, follow_redirects=False
     )
     assert out.status_code == 303
+
+
+async def test_logout_deletes_the_cookie_and_the_session(
+    client: Client, session: AsyncSession
+) -> None:
+    await make_editor(session)
+    await login(client)
+    old = client.cookies.get("innan_session")
+    assert old and (await client.get("/redaktion", follow_redirects=False)).status_code == 200
+    page = await client.get("/redaktion")
+    out = await client.post(
+        "/redaktion/logga-ut", data={"_csrf_token": csrf(page.text)}, follow_redirects=False
+    )
+    assert out.status_code == 303
+    cookies = [c for c in out.headers.get_list("set-cookie") if c.startswith("innan_session=")]
+    assert len(cookies) == 1, out.headers.get_list("set-cookie")
+    attributes = {
+        part.split("=", 1)[0].strip().lower(): part.partition("=")[2]
+        for part in cookies[0].split(";")[1:]
+    }
+    assert attributes.get("max-age") == "0", cookies[0]  # the browser drops it at once
+    # The old cookie, kept by someone who copied it, no longer logs anyone in.
+    assert (await session.get(HttpSession, old)) is None
+    client.cookies.clear()
+    client.cookies.set("innan_session", old)
+    again = await client.get("/redaktion", follow_redirects=False)
+    assert again.status_code == 303
+    assert again.headers["location"].startswith("/redaktion/logga-in")
 
 
 async def test_wrong_password_and_open_redirect(client: Client, session: AsyncSession) -> None:
@@ -96,33 +141,126 @@ async def test_login_needs_csrf(client: Client, session: AsyncSession) -> None:
     assert response.status_code == 403
 
 
-async def test_login_rate_limit(tmp_path: Any, db_url: str) -> None:
-    from litestar.testing import AsyncTestClient
+ATTACKER, OWNER, OTHER = "203.0.113.9", "198.51.100.7", "192.0.2.44"
 
-    from service.app import create_app
-    from service.db import create_engine, create_session_factory
-    from tests.conftest import make_settings
 
-    settings = make_settings(tmp_path, db_url, INNAN_LOGIN_ATTEMPTS_PER_15MIN="2")
+@pytest.fixture
+async def proxied(tmp_path: Path, db_url: str) -> AsyncIterator[ProxiedClient]:
+    """A client behind the reverse proxy (it picks the client address per request), with
+    at most 3 failed logins per address and client address (so 9 per client address)."""
+    settings = make_settings(tmp_path, db_url, INNAN_LOGIN_ATTEMPTS_PER_15MIN="3")
     engine = create_engine(settings.database_url)
     async with create_session_factory(engine)() as session:
         await make_editor(session)
+        await make_editor(session, "chef@example.org")
     await engine.dispose()
-    async with AsyncTestClient(create_app(settings), base_url="http://testserver.local") as client:
-        page = await client.get("/redaktion/logga-in")
-        token = csrf(page.text)
-        for _ in range(2):
-            r = await client.post(
-                "/redaktion/logga-in",
-                data={"_csrf_token": token, "email": "red@example.org", "password": "fel"},
-            )
-            assert r.status_code == 422
-        r = await client.post(
-            "/redaktion/logga-in",
-            data={"_csrf_token": token, "email": "red@example.org", "password": PASSWORD},
-        )
-        assert r.status_code == 429
-        assert "För många inloggningsförsök" in r.text
+    app = behind_proxy(create_app(settings))
+    async with AsyncTestClient(app, base_url="http://testserver.local") as client:
+        yield client
+
+
+async def _token(client: ProxiedClient) -> str:
+    return csrf((await client.get("/redaktion/logga-in")).text)
+
+
+async def test_an_attacker_is_throttled_while_the_owner_logs_in_from_elsewhere(
+    proxied: ProxiedClient, db_url: str, tmp_path: Path
+) -> None:
+    token = await _token(proxied)
+    answers = [
+        (await try_login(proxied, "red@example.org", f"gissning-{n}", ATTACKER, token))
+        for n in range(12)
+    ]
+    assert [a.status_code for a in answers] == [422] * 3 + [429] * 9
+    assert "För många inloggningsförsök" in answers[-1].text
+    # Once throttled, even the right password from the attacker's address is refused:
+    # the answer must not confirm a guess.
+    assert (
+        await try_login(proxied, "red@example.org", PASSWORD, ATTACKER, token)
+    ).status_code == 429
+    # The owner, from an address that has not been failing, logs in.
+    owner = await try_login(proxied, "red@example.org", PASSWORD, OWNER, token)
+    assert owner.status_code == 303 and owner.headers["location"] == "/redaktion"
+    assert (await proxied.get("/redaktion", follow_redirects=False)).status_code == 200
+    # ... and the attacker is still throttled afterwards.
+    assert (await try_login(proxied, "red@example.org", "igen", ATTACKER, token)).status_code == 429
+    settings = make_settings(tmp_path, db_url)
+    engine = create_engine(settings.database_url)
+    async with create_session_factory(engine)() as session:
+        entries = (await session.execute(select(AuditEntry.actor, AuditEntry.action))).all()
+    await engine.dispose()
+    assert entries.count((f"ip:{ATTACKER}", "login_failed")) == 3
+    assert (f"ip:{ATTACKER}", "login_rate_limited") in entries
+    assert ("editor:1", "login") in entries
+
+
+async def test_failed_logins_are_limited_per_client_address_across_accounts(
+    proxied: ProxiedClient,
+) -> None:
+    token = await _token(proxied)
+    # One wrong password each for nine addresses from one client address: the per-address
+    # limit (3) is never reached, the per-client-address limit (3 x 3) is.
+    for n in range(9):
+        wrong = await try_login(proxied, f"person{n}@example.org", "fel", ATTACKER, token)
+        assert wrong.status_code == 422, n
+    assert (
+        await try_login(proxied, "annan@example.org", "fel", ATTACKER, token)
+    ).status_code == 429
+    assert (
+        await try_login(proxied, "chef@example.org", PASSWORD, ATTACKER, token)
+    ).status_code == 429
+    assert (await try_login(proxied, "chef@example.org", PASSWORD, OTHER, token)).status_code == 303
+
+
+async def test_an_ipv6_attacker_cannot_escape_by_rotating_addresses(
+    proxied: ProxiedClient,
+) -> None:
+    token = await _token(proxied)
+    answers = [
+        await try_login(proxied, "red@example.org", "fel", f"2001:db8:1:2::{n:x}", token)
+        for n in range(1, 6)
+    ]
+    assert [a.status_code for a in answers] == [422] * 3 + [429] * 2
+    # Another /64 is another client.
+    owner = await try_login(proxied, "red@example.org", PASSWORD, "2001:db8:1:3::1", token)
+    assert owner.status_code == 303
+
+
+async def test_successful_logins_are_not_counted(proxied: ProxiedClient) -> None:
+    token = await _token(proxied)
+    for _ in range(10):  # more than the 9 failures a client address may have
+        assert (
+            await try_login(proxied, "red@example.org", PASSWORD, OWNER, token)
+        ).status_code == 303
+    # Two typos, a login, two more typos: the typos before the login are forgiven.
+    for _ in range(2):
+        assert (await try_login(proxied, "red@example.org", "fel", OWNER, token)).status_code == 422
+    assert (await try_login(proxied, "red@example.org", PASSWORD, OWNER, token)).status_code == 303
+    for _ in range(2):
+        assert (await try_login(proxied, "red@example.org", "fel", OWNER, token)).status_code == 422
+    assert (await try_login(proxied, "red@example.org", PASSWORD, OWNER, token)).status_code == 303
+
+
+def _normalised(page: str, email: str) -> str:
+    page = re.sub(r'name="_csrf_token" value="[^"]+"', 'name="_csrf_token" value=""', page)
+    return page.replace(email, "ADRESS")
+
+
+async def test_unknown_accounts_answer_like_known_ones(proxied: ProxiedClient) -> None:
+    token = await _token(proxied)
+    long_unknown = "x" * 240 + "@example.org"  # longer than a rate-limit key may be
+    runs: dict[str, list[tuple[int, str]]] = {}
+    for email, ip in (
+        ("red@example.org", ATTACKER),
+        ("okand@example.org", OWNER),
+        (long_unknown, OTHER),
+    ):
+        answers = [await try_login(proxied, email, "fel", ip, token) for _ in range(4)]
+        runs[email] = [(a.status_code, _normalised(a.text, email)) for a in answers]
+    known = runs["red@example.org"]
+    assert [status for status, _ in known] == [422, 422, 422, 429]
+    assert runs["okand@example.org"] == known
+    assert runs[long_unknown] == known
 
 
 @get("/redaktion/test-skyddad", guards=[editor_guard], exception_handlers=LOGIN_REDIRECT)
@@ -141,10 +279,6 @@ async def admin_api(request: Request[Any, Any, Any]) -> dict[str, str]:
 
 
 async def test_guards(settings: Settings, session: AsyncSession) -> None:
-    from litestar.testing import AsyncTestClient
-
-    from service.app import create_app
-
     app = create_app(settings)
     for handler in (protected, protected_api, admin_api):
         app.register(handler)

@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.editor import service
 from service.settings import Settings
-from tests.browser import assert_accessible, in_database, log_in
+from tests.browser import assert_accessible, csp_violations, in_database, log_in
 from tests.editor.helpers import PASSWORD
 
 
@@ -103,6 +103,7 @@ def test_every_editor_page_is_accessible(
     assert ids["issue"] and ids["item"], ids
     _create_editor(settings, "chef@example.org", role="admin")
     page = browser_page
+    violations = csp_violations(page)
     page.goto(live_server + "/redaktion/logga-in")
     log_in(page, "chef@example.org", PASSWORD)
     issue, item = ids["issue"], ids["item"]
@@ -125,3 +126,4 @@ def test_every_editor_page_is_accessible(
         assert response is not None and response.status == 200, path
         assert "/logga-in" not in page.url, path
         assert_accessible(page)
+    assert not violations, "\n".join(violations)  # the pages work under their CSP

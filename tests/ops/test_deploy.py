@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from service.editor.auth import SESSION_COOKIE
 from service.settings import REPO_ROOT
 
 DEPLOY = REPO_ROOT / "deploy"
@@ -91,12 +92,32 @@ def test_nginx_config() -> None:
         "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for",
         "proxy_set_header X-Forwarded-Proto $scheme",
         "Strict-Transport-Security",
-        "X-Content-Type-Options",
         "proxy_cache_path",
         "location = /kalender.ics",
         "arkiv",
     ):
         assert needle in code, needle
+
+
+def test_nginx_adds_only_hsts() -> None:
+    """The app sets the other security headers per path (service/security/headers.py):
+    copies from nginx would come twice, and a server-wide X-Frame-Options would stop the
+    signup form from being embedded. Caching headers come from the app, too."""
+    conf = (DEPLOY / "nginx" / "innanforskapet.conf").read_text(encoding="utf-8")
+    code = "\n".join(line.split("#", 1)[0] for line in conf.splitlines())
+    added = re.findall(r"^\s*add_header\s+(\S+)", code, re.M)
+    assert "Strict-Transport-Security" in added
+    assert set(added) <= {"Strict-Transport-Security", "X-Cache-Status"}, added
+    # nginx drops the server's add_header lines where a location has its own: HSTS there too.
+    for block in re.findall(r"location[^{]*\{([^}]*)\}", code):
+        if "add_header" in block:
+            assert "Strict-Transport-Security" in block, block
+
+
+def test_nginx_never_caches_an_editor_session() -> None:
+    conf = (DEPLOY / "nginx" / "innanforskapet.conf").read_text(encoding="utf-8")
+    cookies = set(re.findall(r"\$cookie_(\w+)", conf))
+    assert cookies == {SESSION_COOKIE}, cookies
 
 
 def test_compose_and_containerfile() -> None:

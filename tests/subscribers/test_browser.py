@@ -6,7 +6,7 @@ from __future__ import annotations
 from playwright.sync_api import Page
 
 from service.settings import Settings
-from tests.browser import assert_accessible
+from tests.browser import assert_accessible, csp_violations
 from tests.subscribers.helpers import link, mails, text_of
 
 
@@ -18,6 +18,7 @@ def test_signup_confirm_and_preference_centre_are_accessible(
     live_server: str, browser_page: Page, settings: Settings
 ) -> None:
     page = browser_page
+    violations = csp_violations(page)
     page.goto(live_server + "/prenumerera")
     assert page.locator("html").get_attribute("lang") == "sv"
     assert_accessible(page)
@@ -73,6 +74,7 @@ def test_signup_confirm_and_preference_centre_are_accessible(
     page.get_by_role("button", name="Avregistrera mig").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Du är avregistrerad"
     assert_accessible(page)
+    assert not violations, "\n".join(violations)
 
 
 def test_embed_and_privacy_pages_are_accessible(live_server: str, browser_page: Page) -> None:
