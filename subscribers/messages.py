@@ -6,6 +6,8 @@ Whole pages and mails live in ``templates/pages/subscribers/`` and
 
 from __future__ import annotations
 
+from service.core.text import SINGLE_LINE_MESSAGE
+
 FIELD_LABELS = {
     "name": "namn",
     "organisation": "organisation",
@@ -13,7 +15,7 @@ FIELD_LABELS = {
 }
 
 MESSAGES = {
-    "control_chars": "Fältet får inte innehålla radbrytningar eller andra styrtecken.",
+    "control_chars": SINGLE_LINE_MESSAGE,
     "too_long": "Högst {max} tecken.",
     "no_list": "Välj minst ett utskick.",
     "bad_list": "Välj bland utskicken i formuläret.",

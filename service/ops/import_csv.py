@@ -13,7 +13,6 @@ import codecs
 import csv
 import hashlib
 import io
-import re
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import audit
+from service.core.text import has_control_chars
 from service.db import begin_immediate, utcnow
 from service.errors import ValidationFailed
 from service.ops.messages import FIELD_NAMES, IMPORT_ERRORS, REJECT_REASONS
@@ -192,14 +192,6 @@ class _Batch:
     rows: list[_Row] = field(default_factory=list)
 
 
-# Unicode category Cc: C0 controls (CR, LF, NUL, ...), DEL and the C1 controls.
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def _has_control(value: str) -> bool:
-    return CONTROL.search(value) is not None
-
-
 def _validate(row: _Row, columns: dict[str, int]) -> str | None:
     """The Swedish reason ``row`` is invalid, or None (filling its normalised fields)."""
     if row.unreadable:
@@ -209,7 +201,7 @@ def _validate(row: _Row, columns: dict[str, int]) -> str | None:
     values: dict[str, str] = {}
     for fld, index in columns.items():
         values[fld] = row.cells[index].strip() if index < len(row.cells) else ""
-    if any(_has_control(v) for v in values.values()):
+    if any(has_control_chars(v) for v in values.values()):
         return REJECT_REASONS["line_break"]
     first, last = values.pop("first_name", ""), values.pop("last_name", "")
     if not values.get("name") and (first or last):
@@ -324,7 +316,7 @@ async def import_subscribers(
         message = IMPORT_ERRORS["bad_basis"]
         raise ValidationFailed(message, fields={"basis": message})
     source = (source or "").strip()
-    if not source or len(source) > MAX_SOURCE or _has_control(source):
+    if not source or len(source) > MAX_SOURCE or has_control_chars(source):
         message = IMPORT_ERRORS["bad_source"].format(max=MAX_SOURCE)
         raise ValidationFailed(message, fields={"source": message})
     mailing_list = (
