@@ -22,7 +22,8 @@ from typing import IO, Any
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.core import audit
+from service.core import audit, csvsafe
+from service.core.csvsafe import restore
 from service.core.text import has_control_chars
 from service.db import begin_immediate, utcnow
 from service.errors import ValidationFailed
@@ -200,7 +201,8 @@ def _validate(row: _Row, columns: dict[str, int]) -> str | None:
         return REJECT_REASONS["empty_row"]
     values: dict[str, str] = {}
     for fld, index in columns.items():
-        values[fld] = row.cells[index].strip() if index < len(row.cells) else ""
+        # restore(): a cell our own CSV writer neutralised ("'=…") reads as it was stored.
+        values[fld] = restore(row.cells[index].strip()).strip() if index < len(row.cells) else ""
     if any(has_control_chars(v) for v in values.values()):
         return REJECT_REASONS["line_break"]
     first, last = values.pop("first_name", ""), values.pop("last_name", "")
@@ -259,10 +261,14 @@ class _SeenAddresses:
 
 
 class RejectWriter:
-    """Writes rejected rows as CSV: row number, the original values, the reason."""
+    """Writes rejected rows as CSV: row number, the original values, the reason.
+
+    Every cell goes through ``service.core.csvsafe``: a value that would start a formula
+    in a spreadsheet gets a leading quote (the import strips it again on reading).
+    """
 
     def __init__(self, out: IO[str] | None, delimiter: str) -> None:
-        self._writer = csv.writer(out, delimiter=delimiter) if out is not None else None
+        self._writer = csvsafe.writer(out, delimiter=delimiter) if out is not None else None
         self._header_written = False
 
     def header(self, original: list[str]) -> None:
