@@ -23,7 +23,6 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import audit, csvsafe
-from service.core.csvsafe import restore
 from service.core.text import has_control_chars
 from service.db import begin_immediate, utcnow
 from service.errors import ValidationFailed
@@ -201,8 +200,9 @@ def _validate(row: _Row, columns: dict[str, int]) -> str | None:
         return REJECT_REASONS["empty_row"]
     values: dict[str, str] = {}
     for fld, index in columns.items():
-        # restore(): a cell our own CSV writer neutralised ("'=…") reads as it was stored.
-        values[fld] = restore(row.cells[index].strip()).strip() if index < len(row.cells) else ""
+        cell = row.cells[index] if index < len(row.cells) else ""
+        # A cell our own CSV writer neutralised ("'=…") reads as the value it was.
+        values[fld] = csvsafe.restore(cell.strip()).strip()
     if any(has_control_chars(v) for v in values.values()):
         return REJECT_REASONS["line_break"]
     first, last = values.pop("first_name", ""), values.pop("last_name", "")
