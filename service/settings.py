@@ -15,11 +15,27 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from email.headerregistry import Address
 from email.utils import parseaddr
+from importlib import resources
 from pathlib import Path
 from urllib.parse import urlsplit
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = REPO_ROOT / "templates"
+
+def _package_directory(package: str) -> Path:
+    """Where the files of ``package`` are on disk, in a wheel and an editable install alike."""
+    found = resources.files(package)
+    if not isinstance(found, Path):  # e.g. a zip import: Jinja and static files need a directory
+        raise RuntimeError(f"{package} is not installed as files on disk: {found!r}")
+    return found
+
+
+# templates/ of the repository, shipped as the package service.templates.
+TEMPLATES_DIR = _package_directory("service.templates")
+
+
+def default_var_dir() -> Path:
+    """``./var`` of the working directory (the repository for ``make run``)."""
+    return Path.cwd() / "var"
+
 
 ENVIRONMENTS = ("development", "test", "production")
 
@@ -31,14 +47,14 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
-    var_dir: Path = field(default_factory=lambda: REPO_ROOT / "var")
+    var_dir: Path = field(default_factory=default_var_dir)
     database_url: str = ""
     base_url: str = "http://127.0.0.1:8000"
     secret_key: str = ""
     host: str = "127.0.0.1"
     port: int = 8000
     # Mail
-    outbox_dir: Path = field(default_factory=lambda: REPO_ROOT / "var" / "outbox")
+    outbox_dir: Path = field(default_factory=lambda: default_var_dir() / "outbox")
     smtp_url: str | None = None
     mail_from: str = "Innanförskapet <nyhetsbrev@innanforskapet.localhost>"
     reply_to: str | None = None
@@ -65,7 +81,7 @@ class Settings:
     # Origins besides this service that may frame the signup form /prenumerera/inbaddning
     embed_origins: tuple[str, ...] = ()
     # Media
-    media_dir: Path = field(default_factory=lambda: REPO_ROOT / "var" / "media")
+    media_dir: Path = field(default_factory=lambda: default_var_dir() / "media")
     max_upload_bytes: int = 5 * 1024 * 1024
     # Abuse limits
     max_body_bytes: int = 64 * 1024
@@ -263,7 +279,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     mode = _str(env, "INNAN_ENV", "development").lower()
     if mode not in ENVIRONMENTS:
         raise SettingsError(f"INNAN_ENV must be one of {', '.join(ENVIRONMENTS)}, got {mode!r}")
-    var_dir = Path(_str(env, "INNAN_VAR_DIR", str(REPO_ROOT / "var")))
+    var_dir = Path(_str(env, "INNAN_VAR_DIR", str(default_var_dir())))
     database_url = _database_url(
         "INNAN_DATABASE_URL",
         _str(env, "INNAN_DATABASE_URL", f"sqlite+aiosqlite:///{var_dir / 'innanforskapet.db'}"),

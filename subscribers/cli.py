@@ -7,7 +7,6 @@ it (``subscribers import`` lives in ``service/ops/cli.py``).
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import sys
@@ -17,7 +16,7 @@ from typing import Any
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.core import audit
+from service.core import audit, csvsafe
 from service.errors import NotFound
 from subscribers import service
 from subscribers.addresses import normalise_address
@@ -105,7 +104,7 @@ def register(main: click.Group) -> None:
             body = json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
         else:
             buffer = io.StringIO()
-            writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
+            writer = csvsafe.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
             writer.writeheader()
             for row in rows:
                 writer.writerow({**row, "lists": " ".join(row["lists"])})

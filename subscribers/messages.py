@@ -6,6 +6,8 @@ Whole pages and mails live in ``templates/pages/subscribers/`` and
 
 from __future__ import annotations
 
+from service.core.text import SINGLE_LINE_MESSAGE
+
 FIELD_LABELS = {
     "name": "namn",
     "organisation": "organisation",
@@ -18,7 +20,7 @@ MESSAGES = {
         "Ingen ny bekräftelse: adressen fick en (eller har en på väg) det senaste dygnet."
     ),
     "signup_lists_gone": ("Ingen bekräftelse: listan eller samtyckestexten finns inte längre."),
-    "control_chars": "Fältet får inte innehålla radbrytningar eller andra styrtecken.",
+    "control_chars": SINGLE_LINE_MESSAGE,
     "too_long": "Högst {max} tecken.",
     "no_list": "Välj minst ett utskick.",
     "bad_list": "Välj bland utskicken i formuläret.",

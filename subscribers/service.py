@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,6 +37,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import audit
+from service.core.text import has_control_chars
 from service.db import AfterCommit, after_commit, checkpoint_sqlite, utcnow
 from service.delivery.models import BounceEvent, Delivery
 from service.errors import Conflict, Gone, NotFound, ValidationFailed
@@ -117,7 +117,7 @@ async def list_by_slug(session: AsyncSession, slug: str) -> MailingList | None:
 
 def _check_text(value: str | None, fld: str, errors: dict[str, str], limit: int = MAX_TEXT) -> str:
     text = (value or "").strip()
-    if any(unicodedata.category(c) == "Cc" for c in text):
+    if has_control_chars(text):
         errors[fld] = MESSAGES["control_chars"]
     elif len(text) > limit:
         errors[fld] = MESSAGES["too_long"].format(max=limit)
@@ -204,7 +204,7 @@ async def publish_text(
     body = (body or "").strip()
     if not body:
         errors["body"] = "Texten är tom."
-    elif "\x00" in body:
+    elif has_control_chars(body, multiline=True):
         errors["body"] = "Texten innehåller otillåtna tecken."
     title = _check_text(title, "title", errors)
     if errors:

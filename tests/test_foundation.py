@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 
+from service.core.text import has_control_chars
 from service.mail.compose import HeaderInjection, build_message, to_bytes
 from service.mail.transport import OutboxTransport, SmtpEndpoint, SmtpTransport
 from service.settings import Settings, SettingsError, load_settings
@@ -100,6 +103,20 @@ async def test_home_page_in_swedish(client: AsyncTestClient[Litestar]) -> None:
     response = await client.get("/")
     assert response.status_code == 200
     assert "Prenumerera" in response.text
+
+
+def test_refused_characters_are_exactly_the_documented_set() -> None:
+    """Cc, Zl, Zp, Cs and the bidi controls in single-line text; multi-line keeps CR LF tab."""
+    bidi = {
+        chr(c) for c in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+    }
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        refused = unicodedata.category(char) in ("Cc", "Zl", "Zp", "Cs") or char in bidi
+        assert has_control_chars(f"a{char}b") is refused, hex(code)
+        assert has_control_chars(f"a{char}b", multiline=True) is (
+            refused and char not in "\r\n\t"
+        ), hex(code)
 
 
 def test_header_injection_rejected(settings: Settings) -> None:

@@ -12,7 +12,6 @@ send an anonymous visitor to the login form.
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import api
 from service.calendar.format import local
+from service.core import csvsafe
 from service.delivery import service as delivery
 from service.delivery.cli import STATE_NAMES, STOCKHOLM
 from service.delivery.runner import in_app
@@ -101,7 +101,7 @@ async def delivery_page(db: Db, issue_id: FromPath[int]) -> Template:
 async def delivery_csv(db: Db, issue_id: FromPath[int]) -> Response[str]:
     progress = await delivery.progress(db, issue_id, problem_limit=None)
     out = io.StringIO()
-    writer = csv.writer(out, delimiter=";")
+    writer = csvsafe.writer(out, delimiter=";")
     writer.writerow(["e-post", "status", "orsak", "försök"])
     for row in progress.problems:
         writer.writerow([row["email"], STATE_NAMES[row["state"]], row["reason"], row["attempts"]])

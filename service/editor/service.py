@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import audit
 from service.core.models import HttpSession
+from service.core.text import SINGLE_LINE_MESSAGE, has_control_chars
 from service.db import begin_immediate, utcnow
 from service.editor.auth import SESSION_KEY, hash_password, token_hash
 from service.editor.models import ROLES, ApiToken, Editor, PasswordLink
@@ -66,8 +67,8 @@ async def _new_identity(session: AsyncSession, email: str, name: str, role: str)
     name = (name or "").strip()
     if len(name) > MAX_NAME:
         errors["name"] = f"Namnet får vara högst {MAX_NAME} tecken."
-    elif any(c in name for c in "\r\n\x00"):
-        errors["name"] = "Namnet får inte innehålla radbrytningar."
+    elif has_control_chars(name):
+        errors["name"] = SINGLE_LINE_MESSAGE
     if role not in ROLES:
         errors["role"] = "Välj administratör eller redaktör."
     if errors:

@@ -94,7 +94,10 @@ async def _validate(session: AsyncSession, f: IssueFields) -> dict[str, Any]:
     if len(subject) > 200:
         errors["subject"] = "Ämnesraden får vara högst 200 tecken."
     if has_control_chars(subject):
-        errors["subject"] = "Ämnesraden får inte innehålla radbrytningar eller andra styrtecken."
+        errors["subject"] = (
+            "Ämnesraden får inte innehålla radbrytningar eller andra styrtecken "
+            "(inte heller osynliga tecken som styr skrivriktningen)."
+        )
     preheader = (f.preheader or "").strip()
     if len(preheader) > 300:
         errors["preheader"] = "Förhandstexten får vara högst 300 tecken."

@@ -13,7 +13,6 @@ import codecs
 import csv
 import hashlib
 import io
-import re
 import sqlite3
 import tempfile
 from collections.abc import Callable, Iterator
@@ -23,7 +22,8 @@ from typing import IO, Any
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.core import audit
+from service.core import audit, csvsafe
+from service.core.text import has_control_chars
 from service.db import begin_immediate, utcnow
 from service.errors import ValidationFailed
 from service.ops.messages import FIELD_NAMES, IMPORT_ERRORS, REJECT_REASONS
@@ -192,14 +192,6 @@ class _Batch:
     rows: list[_Row] = field(default_factory=list)
 
 
-# Unicode category Cc: C0 controls (CR, LF, NUL, ...), DEL and the C1 controls.
-CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def _has_control(value: str) -> bool:
-    return CONTROL.search(value) is not None
-
-
 def _validate(row: _Row, columns: dict[str, int]) -> str | None:
     """The Swedish reason ``row`` is invalid, or None (filling its normalised fields)."""
     if row.unreadable:
@@ -208,8 +200,10 @@ def _validate(row: _Row, columns: dict[str, int]) -> str | None:
         return REJECT_REASONS["empty_row"]
     values: dict[str, str] = {}
     for fld, index in columns.items():
-        values[fld] = row.cells[index].strip() if index < len(row.cells) else ""
-    if any(_has_control(v) for v in values.values()):
+        cell = row.cells[index] if index < len(row.cells) else ""
+        # A cell our own CSV writer neutralised ("'=…") reads as the value it was.
+        values[fld] = csvsafe.restore(cell.strip()).strip()
+    if any(has_control_chars(v) for v in values.values()):
         return REJECT_REASONS["line_break"]
     first, last = values.pop("first_name", ""), values.pop("last_name", "")
     if not values.get("name") and (first or last):
@@ -267,10 +261,14 @@ class _SeenAddresses:
 
 
 class RejectWriter:
-    """Writes rejected rows as CSV: row number, the original values, the reason."""
+    """Writes rejected rows as CSV: row number, the original values, the reason.
+
+    Every cell goes through ``service.core.csvsafe``: a value that would start a formula
+    in a spreadsheet gets a leading quote (the import strips it again on reading).
+    """
 
     def __init__(self, out: IO[str] | None, delimiter: str) -> None:
-        self._writer = csv.writer(out, delimiter=delimiter) if out is not None else None
+        self._writer = csvsafe.writer(out, delimiter=delimiter) if out is not None else None
         self._header_written = False
 
     def header(self, original: list[str]) -> None:
@@ -324,7 +322,7 @@ async def import_subscribers(
         message = IMPORT_ERRORS["bad_basis"]
         raise ValidationFailed(message, fields={"basis": message})
     source = (source or "").strip()
-    if not source or len(source) > MAX_SOURCE or _has_control(source):
+    if not source or len(source) > MAX_SOURCE or has_control_chars(source):
         message = IMPORT_ERRORS["bad_source"].format(max=MAX_SOURCE)
         raise ValidationFailed(message, fields={"source": message})
     mailing_list = (

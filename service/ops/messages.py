@@ -10,7 +10,8 @@ REJECT_REASONS = {
     ),
     "no_address": "E-postadress saknas.",
     "line_break": (
-        "Ett fält innehåller en radbrytning eller ett styrtecken, vilket inte är tillåtet."
+        "Ett fält innehåller en radbrytning eller ett annat styrtecken (till exempel ett "
+        "osynligt tecken som styr skrivriktningen), vilket inte är tillåtet."
     ),
     "too_long": "Fältet ”{field}” är för långt (högst {max} tecken).",
     "duplicate_in_file": "Adressen finns redan tidigare i filen (rad {row}).",

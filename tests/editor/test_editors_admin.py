@@ -300,6 +300,8 @@ async def test_bad_input_keeps_the_form_and_creates_nothing(
         ({"email": "ada@example.org", "name": "Ada", "role": "superuser"}, 422, "Välj admin"),
         ({"email": "ada@example.org", "name": "A" * 201}, 422, "högst 200 tecken"),
         ({"email": "", "name": "Ada"}, 422, "Ange en e-postadress."),
+        ({"email": "ada@example.org", "name": "Ada\u2028Lovelace"}, 422, "radbrytningar"),
+        ({"email": "ada@example.org", "name": "Ada\u202eLovelace"}, 422, "skrivriktningen"),
     ]
     for fields, status, message in cases:
         data = {"_csrf_token": token, "role": "editor", **fields}

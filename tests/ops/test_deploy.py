@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import importlib.util
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from service.editor.auth import SESSION_COOKIE
-from service.settings import REPO_ROOT
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = REPO_ROOT / "deploy"
 SYSTEMD = DEPLOY / "systemd"
 
@@ -157,3 +158,19 @@ def test_every_setting_is_in_the_readme() -> None:
     text = "\n".join(p.read_text(encoding="utf-8") for p in docs if p.exists())
     missing = sorted(v for v in _settings_variables() if v not in text)
     assert not missing, f"document in README.md: {missing}"
+
+
+def test_every_python_package_is_listed_in_pyproject() -> None:
+    """pyproject.toml lists its packages (templates/ is mapped into service.templates)."""
+    config = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    setuptools = config["tool"]["setuptools"]
+    listed = set(setuptools["packages"])
+    found = {
+        ".".join(init.parent.relative_to(REPO_ROOT).parts)
+        for top in ("service", "subscribers", "archive")
+        for init in (REPO_ROOT / top).rglob("__init__.py")
+        if "__pycache__" not in init.parts
+    }
+    assert listed == found | {"service.templates"}
+    assert setuptools["package-dir"] == {"service.templates": "templates"}
+    assert (REPO_ROOT / "templates" / "__init__.py").is_file()

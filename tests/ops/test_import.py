@@ -337,3 +337,35 @@ async def test_unparseable_rows_nul_bytes_and_split_names(
     assert "styrtecken" in rows[2][-1]
     par = await subs.find_by_address(session, "par@example.se")
     assert par is not None and par.name == "Pär Ängström"
+
+
+async def test_unicode_separators_and_direction_controls_are_invalid_rows(
+    settings: Settings, session: AsyncSession
+) -> None:
+    data = (
+        "Namn;E-post;Organisation;Roll\r\n"
+        "Åsa Öberg;asa@example.se;Region Halland;Samordnare\r\n"
+        "Rad\u2028Bcc: x@example.se;radsep@example.se;;\r\n"
+        "Stycke;stycke@example.se;Kom\u2029munen;\r\n"
+        "Nel;nel@example.se;;Hand\u0085läggare\r\n"
+        "Anna \u202eAndersson;vand@example.se;;\r\n"
+        "Isolat;isolat@example.se;\u2067Kommunen\u2069;\r\n"
+    ).encode()
+    rejects = io.StringIO()
+    report = await import_subscribers(
+        session,
+        settings,
+        io.BytesIO(data),
+        list_slug="nyhetsbrev",
+        basis="consent",
+        source="osynliga tecken",
+        reject_out=rejects,
+    )
+    assert (report.rows_read, report.valid, report.invalid) == (6, 1, 5)
+    rows = list(csv.reader(io.StringIO(rejects.getvalue()), delimiter=";"))
+    assert [r[0] for r in rows[1:]] == ["3", "4", "5", "6", "7"]
+    for row in rows[1:]:
+        assert "styrtecken" in row[-1] and "skrivriktningen" in row[-1], row
+    for address in ("radsep", "stycke", "nel", "vand", "isolat"):
+        assert await subs.find_by_address(session, f"{address}@example.se") is None
+    assert await subs.find_by_address(session, "asa@example.se") is not None

@@ -64,6 +64,31 @@ async def test_line_breaks_and_control_characters_are_refused(
 
 
 @pytest.mark.parametrize("field", ["name", "organisation", "role"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Anna \u202eAndersson",  # RIGHT-TO-LEFT OVERRIDE: reads "nossrednA"
+        "Anna\u2066Andersson\u2069",  # an isolate
+        "Anna\u200fAndersson",  # RIGHT-TO-LEFT MARK
+        "Anna\u2028Bcc: x@example.se",  # LINE SEPARATOR
+        "Anna\u2029Andersson",  # PARAGRAPH SEPARATOR
+        "Anna\u0085Andersson",  # NEL (C1)
+    ],
+)
+async def test_unicode_separators_and_direction_controls_are_refused(
+    client: Client, settings: Settings, session: AsyncSession, field: str, value: str
+) -> None:
+    response = await signup(client, "anna@example.se", **{field: value})
+    assert response.status_code == 422
+    assert "radbrytningar eller andra styrtecken" in response.text
+    assert "skrivriktningen" in response.text
+    assert f'id="{field}-fel"' in response.text
+    assert mails(settings) == []
+    assert await _count(session, Subscriber) == 0
+    assert await _count(session, ConsentEvent) == 0
+
+
+@pytest.mark.parametrize("field", ["name", "organisation", "role"])
 async def test_overlong_fields_are_refused(client: Client, settings: Settings, field: str) -> None:
     response = await signup(client, "anna@example.se", **{field: "x" * 201})
     assert response.status_code == 422
