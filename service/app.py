@@ -140,14 +140,14 @@ def create_app(settings: Settings) -> Litestar:
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            # Unwound last in, first out: the domains' hooks (the in-process worker uses
+            # the engine) stop before the transport is closed and the engine disposed.
+            stack.push_async_callback(engine.dispose)
+            stack.push_async_callback(transport.close)
             for contribution in contributions:
                 for hook in contribution.lifespan:
                     await stack.enter_async_context(hook(app))
-            try:
-                yield
-            finally:
-                await transport.close()
-                await engine.dispose()
+            yield
 
     def template_engine_callback(engine_: JinjaTemplateEngine) -> None:
         engine_.engine.globals.update(

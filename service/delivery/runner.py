@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from litestar import Litestar
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from service.db import create_engine, create_session_factory
 from service.delivery.scheduler import Scheduler
@@ -29,8 +30,13 @@ async def run(
     lease_seconds: float = 120.0,
     retry_base_seconds: float = 60.0,
     scheduler: bool = True,
+    engine: AsyncEngine | None = None,
 ) -> None:
-    engine = create_engine(settings.database_url)
+    """Run until ``stop``. ``engine``: the web app's, when running inside it; one engine
+    per process means one queue of SQLite writers (``service.db.SqliteWriteQueue``), so
+    the worker's writes and the requests' never meet in SQLite's busy handler."""
+    own_engine = engine is None
+    engine = engine or create_engine(settings.database_url)
     factory = create_session_factory(engine)
     transport = make_transport(settings)
     worker = Worker(
@@ -52,7 +58,8 @@ async def run(
         for task in tasks:
             task.cancel()
         await transport.close()
-        await engine.dispose()
+        if own_engine:
+            await engine.dispose()
 
 
 @contextlib.asynccontextmanager
@@ -63,7 +70,7 @@ async def in_app(app: Litestar) -> AsyncIterator[None]:
         yield
         return
     stop = asyncio.Event()
-    task = asyncio.create_task(run(settings, stop))
+    task = asyncio.create_task(run(settings, stop, engine=app.state.engine))
     try:
         yield
     finally:
