@@ -124,7 +124,7 @@ def serve(host: str | None, port: int | None, workers: bool | None) -> None:
         port=port or settings.port,
         log_level=settings.log_level.lower(),
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1",
+        forwarded_allow_ips=list(settings.trusted_proxies),
     )
 
 

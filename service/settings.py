@@ -80,6 +80,9 @@ class Settings:
     privacy_url: str = ""
     # Origins besides this service that may frame the signup form /prenumerera/inbaddning
     embed_origins: tuple[str, ...] = ()
+    # Reverse proxies whose X-Forwarded-For/-Proto is believed (addresses or networks):
+    # the client address that signup and login limits count by comes from them.
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
     # Media
     media_dir: Path = field(default_factory=lambda: default_var_dir() / "media")
     max_upload_bytes: int = 5 * 1024 * 1024
@@ -260,6 +263,21 @@ def _mail_from(name: str, value: str) -> str:
     return value
 
 
+def _networks(name: str, value: str) -> tuple[str, ...]:
+    """Comma- or space-separated IP addresses or networks (``10.0.0.0/8``)."""
+    import ipaddress
+
+    found: list[str] = []
+    for part in value.replace(",", " ").split():
+        try:
+            found.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise SettingsError(
+                f"{name} must list IP addresses or networks such as 10.0.0.0/8, got {part!r}"
+            ) from None
+    return tuple(found)
+
+
 def _load_or_create_secret(var_dir: Path) -> str:
     path = var_dir / "secret_key"
     if path.exists():
@@ -351,6 +369,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         org_address=_str(env, "INNAN_ORG_ADDRESS", "Storgatan 6, 302 43 Halmstad"),
         privacy_url=privacy_url,
         embed_origins=_origins("INNAN_EMBED_ORIGINS", _str(env, "INNAN_EMBED_ORIGINS", "")),
+        trusted_proxies=_networks(
+            "INNAN_TRUSTED_PROXIES", _str(env, "INNAN_TRUSTED_PROXIES", "127.0.0.1,::1")
+        ),
         media_dir=Path(_str(env, "INNAN_MEDIA_DIR", str(var_dir / "media"))),
         max_upload_bytes=_int(env, "INNAN_MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minimum=1024),
         max_body_bytes=_int(env, "INNAN_MAX_BODY_BYTES", 64 * 1024, minimum=1024),
