@@ -214,8 +214,8 @@ def _child(backend: str, recipients: int, smtp_port: int) -> None:
 def _raw_messages(smtp_port: int) -> tuple[Any, list[tuple[str, bytes]]]:
     """Settings and 2 000 pre-built messages of the August 2019 issue (built once)."""
     from service.db import create_engine, create_session_factory
+    from service.issues.message import IssueTemplate, Personal
     from service.issues.render import render_issue
-    from service.mail.template import IssueTemplate, Personal
     from service.migrate import upgrade
 
     async def render(settings: Any, issue_id: int) -> Any:
@@ -230,14 +230,7 @@ def _raw_messages(smtp_port: int) -> tuple[Any, list[tuple[str, bytes]]]:
         settings = _settings(tmp, url, smtp_port)
         upgrade(url)
         rendered = asyncio.run(render(settings, asyncio.run(_prepare(settings, 0))))
-    template = IssueTemplate.build(
-        settings,
-        subject=rendered.subject,
-        text=rendered.text,
-        html=rendered.html,
-        list_id=f"nyhetsbrev.{settings.mail_domain}",
-        list_name="Nyhetsbrev",
-    )
+    template = IssueTemplate.build(settings, rendered.mail_source)
     messages = [
         (
             f"mottagare{i}@bench.example.se",

@@ -1,7 +1,8 @@
 """Rendering an issue: blocks → ONE MJML document → HTML (mjml-python), plus a text part.
 
 Rendering happens once per issue; the output keeps the per-recipient placeholders of
-:mod:`service.issues.placeholders`, and :func:`personalise` only substitutes strings.
+:mod:`service.issues.placeholders`, which :mod:`service.issues.message` fills per
+recipient (real sends, test sends and previews alike).
 The MJML templates live in ``templates/mail/issue/`` (Jinja, autoescaped); Markdown
 bodies go through :func:`service.issues.markdown.render_markdown` (sanitised).
 
@@ -17,7 +18,6 @@ import functools
 import re
 from dataclasses import dataclass
 from datetime import date
-from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +33,10 @@ from service.db import is_row_id
 from service.errors import NotFound, ValidationFailed
 from service.issues import placeholders
 from service.issues.markdown import render_markdown
+from service.issues.message import MailSource, subject_of
 from service.issues.models import Issue, IssueList
 from service.issues.text import render_text
 from service.issues.urls import archive_url
-from service.mail.compose import ListHeaders, build_message
 from service.settings import TEMPLATES_DIR, Settings
 from subscribers.models import MailingList
 
@@ -99,6 +99,19 @@ class RenderedIssue:
     archive_url: str = ""
     list_slug: str = DEFAULT_LIST_SLUG
     list_name: str = ""
+
+    @property
+    def mail_source(self) -> MailSource:
+        """What :class:`~service.issues.message.IssueTemplate` builds the mail from."""
+        return MailSource(
+            issue_id=self.issue_id,
+            slug=self.slug,
+            subject=self.subject,
+            text=self.text,
+            html=self.html,
+            list_slug=self.list_slug,
+            list_name=self.list_name,
+        )
 
 
 @functools.lru_cache(maxsize=8)
@@ -245,12 +258,14 @@ async def _block_views(
     return views
 
 
-async def _target_list(session: AsyncSession, issue: Issue) -> tuple[str, str]:
+async def target_list(session: AsyncSession, issue_id: int) -> tuple[str, str]:
+    """``(slug, name)`` of the list an issue's mail is sent on behalf of (List-Id,
+    Feedback-ID): its first list in the lists' order, else the default list."""
     row = (
         await session.execute(
             select(MailingList.slug, MailingList.name)
             .join(IssueList, IssueList.list_id == MailingList.id)
-            .where(IssueList.issue_id == issue.id)
+            .where(IssueList.issue_id == issue_id)
             .order_by(MailingList.sort_order, MailingList.id)
             .limit(1)
         )
@@ -326,7 +341,7 @@ async def render_issue(
     if issue is None:
         raise NotFound("Nyhetsbrevet finns inte.")
     blocks = await _block_views(session, settings, issue)
-    list_slug, list_name = await _target_list(session, issue)
+    list_slug, list_name = await target_list(session, issue.id)
     ctx = build_context(settings, issue, blocks)
     env = _environment(str(templates_dir or ISSUE_TEMPLATES))
     try:
@@ -337,7 +352,7 @@ async def render_issue(
     html = mjml_to_html(source)
     return RenderedIssue(
         issue_id=issue.id,
-        subject=(issue.subject or issue.title).strip(),
+        subject=subject_of(issue.subject, issue.title),
         preheader=issue.preheader,
         html=html,
         text=render_text(ctx),
@@ -347,68 +362,4 @@ async def render_issue(
         archive_url=ctx["archive_url"],
         list_slug=list_slug,
         list_name=list_name,
-    )
-
-
-def personalise(
-    rendered: RenderedIssue, *, name: str, prefs_url: str, unsubscribe_url: str
-) -> tuple[str, str]:
-    """``(html, text)`` for one recipient — string substitution only, never MJML."""
-    values = {
-        placeholders.NAME: name,
-        placeholders.PREFS_URL: prefs_url,
-        placeholders.UNSUBSCRIBE_URL: unsubscribe_url,
-    }
-    return (
-        placeholders.fill(placeholders.split(rendered.html), values, is_html=True),
-        placeholders.fill(placeholders.split(rendered.text), values, is_html=False),
-    )
-
-
-def list_headers(
-    settings: Settings,
-    rendered: RenderedIssue,
-    *,
-    unsubscribe_url: str,
-    unsubscribe_mailto: str | None,
-) -> ListHeaders:
-    return ListHeaders(
-        list_id=f"{rendered.list_slug}.{settings.mail_domain}",
-        list_name=rendered.list_name or settings.org_name,
-        unsubscribe_url=unsubscribe_url,
-        unsubscribe_mailto=unsubscribe_mailto,
-        feedback_id=f"{rendered.slug or rendered.issue_id}:{rendered.list_slug}:innanforskapet",
-    )
-
-
-def build_issue_message(
-    settings: Settings,
-    rendered: RenderedIssue,
-    *,
-    to: str,
-    name: str,
-    prefs_url: str,
-    unsubscribe_url: str,
-    unsubscribe_mailto: str | None,
-    message_id: str | None = None,
-    subject_prefix: str = "",
-) -> EmailMessage:
-    """The complete mail for one recipient (multipart/alternative, list headers, bulk)."""
-    html, text = personalise(
-        rendered, name=name, prefs_url=prefs_url, unsubscribe_url=unsubscribe_url
-    )
-    return build_message(
-        settings,
-        to=to,
-        subject=subject_prefix + rendered.subject,
-        text=text,
-        html=html,
-        list_headers=list_headers(
-            settings,
-            rendered,
-            unsubscribe_url=unsubscribe_url,
-            unsubscribe_mailto=unsubscribe_mailto,
-        ),
-        message_id=message_id,
-        bulk=True,
     )

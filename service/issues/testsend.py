@@ -8,16 +8,14 @@ preference/unsubscribe links, so a forwarded test mail can never act for anyone.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from email.message import EmailMessage
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core.audit import record
 from service.errors import ValidationFailed
-from service.issues.render import RenderedIssue, build_issue_message, personalise, render_issue
+from service.issues.message import IssueTemplate, Personal, Shown, shown
+from service.issues.render import RenderedIssue, render_issue
 from service.mail import queue as mailqueue
-from service.mail.compose import to_bytes
+from service.mail.compose import new_message_id
 from service.mail.models import QueuedMail
 from service.settings import Settings
 from subscribers.addresses import normalise_address
@@ -60,51 +58,34 @@ def validate_addresses(addresses: list[str]) -> list[str]:
     return cleaned
 
 
-def sample_message(
-    settings: Settings, rendered: RenderedIssue, to: str, *, test: bool = True
-) -> EmailMessage:
-    """The complete mail for ``to`` with sample personalisation (preview / test send)."""
+def sample_personal(settings: Settings, to: str) -> Personal:
+    """The sample recipient's personalisation: example links, never a real person's."""
     links = sample_links(settings)
-    return build_issue_message(
-        settings,
-        rendered,
+    return Personal(
         to=to,
-        name=SAMPLE_NAME,
-        prefs_url=links["prefs_url"],
+        message_id=new_message_id(settings),
         unsubscribe_url=links["unsubscribe_url"],
         unsubscribe_mailto=links["unsubscribe_mailto"],
-        subject_prefix=SUBJECT_PREFIX if test else "",
+        name=SAMPLE_NAME,
+        prefs_url=links["prefs_url"],
     )
 
 
 def sample_message_bytes(
     settings: Settings, rendered: RenderedIssue, to: str, *, test: bool = True
 ) -> bytes:
-    """:func:`sample_message` serialised (the ``.eml`` preview, the test send)."""
-    return to_bytes(sample_message(settings, rendered, to, test=test))
-
-
-@dataclass(frozen=True)
-class Preview:
-    """What the editor's preview shows: the mail as HTML and text, and its headers."""
-
-    html: str
-    text: str
-    headers: list[tuple[str, str]]
-
-
-def preview(settings: Settings, rendered: RenderedIssue) -> Preview:
-    """The issue personalised for the sample recipient, with decoded headers."""
-    msg = sample_message(settings, rendered, PREVIEW_ADDRESS, test=False)
-    links = sample_links(settings)
-    html, text = personalise(
-        rendered,
-        name=SAMPLE_NAME,
-        prefs_url=links["prefs_url"],
-        unsubscribe_url=links["unsubscribe_url"],
+    """The mail for ``to`` with the sample personalisation, built exactly as a real send
+    builds it (the ``.eml`` preview, the test send)."""
+    template = IssueTemplate.build(
+        settings, rendered.mail_source, subject_prefix=SUBJECT_PREFIX if test else ""
     )
-    headers = [(name, str(value)) for name, value in msg.items() if name != "Content-Type"]
-    return Preview(html=html, text=text, headers=headers)
+    return template.message_bytes(sample_personal(settings, to))
+
+
+def preview(settings: Settings, rendered: RenderedIssue) -> Shown:
+    """What the editor's preview shows: the sample recipient's mail as HTML and text,
+    and its decoded headers."""
+    return shown(sample_message_bytes(settings, rendered, PREVIEW_ADDRESS, test=False))
 
 
 async def test_send(
@@ -124,9 +105,11 @@ async def test_send(
     recipients = validate_addresses(addresses)
     rendered = await render_issue(session, settings, issue_id)
     rows = [
-        mailqueue.enqueue(
+        mailqueue.enqueue_bytes(
             session,
-            sample_message(settings, rendered, address),
+            sample_message_bytes(settings, rendered, address),
+            recipient=address,
+            subject=SUBJECT_PREFIX + rendered.subject,
             kind=KIND,
             issue_id=issue_id,
             editor_id=editor_id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import email.policy
 import uuid
 from dataclasses import dataclass
+from email.header import Header
 from email.message import EmailMessage
 from email.utils import format_datetime
 
@@ -46,6 +47,21 @@ def check_header_value(value: str) -> str:
     if not _LINE_BREAKS.isdisjoint(value):  # per recipient: no generator, no regex
         raise HeaderInjection()
     return value
+
+
+def encode_subject(subject: str) -> bytes:
+    """The ``Subject`` header's value as written on the wire (RFC 2047, folded).
+
+    The email package's own folding of a long non-ASCII subject can drop the space
+    between an encoded word and the next ("samverkan & ”innanförskap”" arrived as
+    "samverkan &”innanförskap”"), so the subject is encoded with
+    :class:`email.header.Header`, which keeps every space inside its encoded words.
+    """
+    check_header_value(subject)
+    if subject.isascii():  # as is: at most 200 characters (issue validation), under 998
+        return subject.encode("ascii")
+    header = Header(subject, "utf-8", maxlinelen=76, header_name="Subject")
+    return header.encode(linesep="\r\n").encode("ascii")
 
 
 def new_message_id(settings: Settings) -> str:
@@ -112,6 +128,17 @@ def build_message(
 
 
 def to_bytes(msg: EmailMessage) -> bytes:
-    """The message as sent (CRLF); UTF-8 headers only for an SMTPUTF8 recipient."""
+    """The message as sent (CRLF); UTF-8 headers only for an SMTPUTF8 recipient.
+
+    The subject is written first, encoded by :func:`encode_subject`.
+    """
     utf8 = isinstance(msg.policy, email.policy.EmailPolicy) and msg.policy.utf8
-    return msg.as_bytes(policy=POLICY_UTF8 if utf8 else POLICY)
+    subject = msg.get("Subject")
+    if subject is None:
+        return msg.as_bytes(policy=POLICY_UTF8 if utf8 else POLICY)
+    del msg["Subject"]
+    try:
+        rest = msg.as_bytes(policy=POLICY_UTF8 if utf8 else POLICY)
+    finally:
+        msg["Subject"] = subject
+    return b"Subject: " + encode_subject(str(subject)) + b"\r\n" + rest

@@ -59,15 +59,41 @@ def enqueue(
     now: datetime | None = None,
 ) -> QueuedMail:
     """Queue a built message (sent after the caller commits). Its ``To`` is the recipient."""
-    now = now or utcnow()
-    row = QueuedMail(
-        kind=kind,
+    return enqueue_bytes(
+        session,
+        to_bytes(message),
         recipient=str(message["To"]),
         subject=_subject(message),
+        kind=kind,
         subscriber_id=subscriber_id,
         editor_id=editor_id,
         issue_id=issue_id,
-        message=to_bytes(message),
+        now=now,
+    )
+
+
+def enqueue_bytes(
+    session: AsyncSession,
+    message: bytes,
+    *,
+    recipient: str,
+    subject: str,
+    kind: str,
+    subscriber_id: int | None = None,
+    editor_id: int | None = None,
+    issue_id: int | None = None,
+    now: datetime | None = None,
+) -> QueuedMail:
+    """Queue a serialised message (CRLF, unsigned) for ``recipient``."""
+    now = now or utcnow()
+    row = QueuedMail(
+        kind=kind,
+        recipient=recipient,
+        subject=subject[:300],
+        subscriber_id=subscriber_id,
+        editor_id=editor_id,
+        issue_id=issue_id,
+        message=message,
         state="queued",
         attempts=0,
         created_at=now,

@@ -18,6 +18,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 
 from service.mail.addresses import NO_SMTPUTF8, UnsendableAddress, ascii_domain, header_form
+from service.mail.wire import unstuff
 from service.settings import Settings
 
 
@@ -55,7 +56,7 @@ class Transport(Protocol):
 
     async def send_prepared(self, sender: str, recipients: list[str], wire: bytes) -> SendResult:
         """Send DATA bytes that are already CRLF-normalised, dot-stuffed and end in
-        ``.\\r\\n`` (see ``service.mail.template``)."""
+        ``.\\r\\n`` (see ``service.mail.wire``)."""
         ...
 
     async def close(self) -> None: ...
@@ -74,8 +75,6 @@ class OutboxTransport:
         return SendResult({r: RecipientResult(250, "queued in outbox") for r in recipients})
 
     async def send_prepared(self, sender: str, recipients: list[str], wire: bytes) -> SendResult:
-        from service.mail.template import unstuff
-
         return await self.send(sender, recipients, unstuff(wire))
 
     def _write(self, sender: str, recipients: list[str], message: bytes) -> None:

@@ -9,7 +9,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.calendar.models import CalendarItem
+from service.issues.message import IssueTemplate, Personal, shown
 from service.issues.models import Block, Issue, IssueList
+from service.issues.render import RenderedIssue
+from service.settings import Settings
 from subscribers.models import MailingList
 
 
@@ -87,3 +90,28 @@ async def make_issue(
     session.add(IssueList(issue_id=issue.id, list_id=list_id))
     await session.commit()
     return issue
+
+
+def personalised(
+    settings: Settings,
+    rendered: RenderedIssue,
+    *,
+    name: str,
+    prefs_url: str,
+    unsubscribe_url: str,
+) -> tuple[str, str]:
+    """``(html, text)`` of the mail one recipient gets, decoded from the real message
+    bytes (the same template the worker sends)."""
+    template = IssueTemplate.build(settings, rendered.mail_source)
+    message = template.message_bytes(
+        Personal(
+            to="mottagare@example.se",
+            message_id="<prov@innanforskapet.test>",
+            unsubscribe_url=unsubscribe_url,
+            unsubscribe_mailto=None,
+            name=name,
+            prefs_url=prefs_url,
+        )
+    )
+    parts = shown(message)
+    return parts.html, parts.text

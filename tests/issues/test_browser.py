@@ -13,9 +13,10 @@ from service.db import create_engine, create_session_factory, session_scope
 from service.demo import load_all
 from service.issues.demo import AUGUST_SLUG
 from service.issues.models import Issue
-from service.issues.render import RenderedIssue, personalise, render_issue
+from service.issues.render import RenderedIssue, render_issue
 from service.settings import Settings
 from tests.browser import assert_accessible
+from tests.issues.helpers import personalised
 
 
 def _render_demo(settings: Settings) -> RenderedIssue:
@@ -41,8 +42,12 @@ def test_demo_mail_is_accessible_at_desktop_and_320px(
     settings: Settings, browser_page: Page
 ) -> None:
     rendered = _render_demo(settings)
-    html, _text = personalise(
-        rendered, name="Åsa", prefs_url="https://x.test/p", unsubscribe_url="https://x.test/u"
+    html, _text = personalised(
+        settings,
+        rendered,
+        name="Åsa",
+        prefs_url="https://x.test/p",
+        unsubscribe_url="https://x.test/u",
     )
     page = browser_page
     page.route("**/*", lambda route: route.abort())  # images off: nothing is fetched

@@ -9,9 +9,10 @@ from service.calendar.models import CalendarItem
 from service.demo import load_all
 from service.issues.demo import AUGUST_SLUG
 from service.issues.models import Issue
-from service.issues.render import personalise, render_issue
+from service.issues.render import render_issue
 from service.media.models import MediaFile
 from service.settings import Settings
+from tests.issues.helpers import personalised
 
 
 async def _august(session: AsyncSession, settings: Settings) -> Issue:
@@ -60,8 +61,12 @@ async def test_august_issue_is_sent_and_published(
 async def test_august_issue_text_reads_well(session: AsyncSession, settings: Settings) -> None:
     issue = await _august(session, settings)
     rendered = await render_issue(session, settings, issue.id)
-    _html, text = personalise(
-        rendered, name="Anna", prefs_url="https://p.test/x", unsubscribe_url="https://u.test/y"
+    _html, text = personalised(
+        settings,
+        rendered,
+        name="Anna",
+        prefs_url="https://p.test/x",
+        unsubscribe_url="https://u.test/y",
     )
     lines = text.splitlines()
     assert lines[:5] == [

@@ -21,11 +21,10 @@ from service.issues.render import (
     ISSUE_TEMPLATES,
     PALETTE,
     RenderedIssue,
-    personalise,
     render_issue,
 )
 from service.settings import Settings
-from tests.issues.helpers import make_issue
+from tests.issues.helpers import make_issue, personalised
 
 
 async def test_every_block_kind_renders(session: AsyncSession, settings: Settings) -> None:
@@ -59,12 +58,18 @@ async def test_every_block_kind_renders(session: AsyncSession, settings: Setting
     assert "%%" not in rendered.web_html
     assert "Avregistrera" not in rendered.web_html
 
-    html_p, text_p = personalise(
-        rendered, name="Åsa", prefs_url="https://x.test/p", unsubscribe_url="https://x.test/u"
+    html_p, text_p = personalised(
+        settings,
+        rendered,
+        name="Åsa",
+        prefs_url="https://x.test/p",
+        unsubscribe_url="https://x.test/u",
     )
     assert "%%" not in html_p and "%%" not in text_p
     assert "Hej Åsa!" in html_p and "Hej Åsa!" in text_p
-    html_anon, text_anon = personalise(rendered, name="", prefs_url="p", unsubscribe_url="u")
+    html_anon, text_anon = personalised(
+        settings, rendered, name="", prefs_url="p", unsubscribe_url="u"
+    )
     assert "Hej!" in html_anon and "Hej!" in text_anon
 
 
@@ -155,7 +160,8 @@ async def test_name_is_escaped_in_html_and_plain_in_text(
     session: AsyncSession, settings: Settings
 ) -> None:
     rendered = await _render_one(session, settings, "divider", {})
-    html, text = personalise(
+    html, text = personalised(
+        settings,
         rendered,
         name="<b>Åsa & Co</b>",
         prefs_url="https://x.test/p?a=1&b=2",
@@ -314,7 +320,7 @@ async def test_placeholders_typed_by_an_editor_stay_inert(
         title="Till %%INNAN_NAME%%",
     )
     rendered = await render_issue(session, settings, issue.id)
-    html, text = personalise(rendered, name="Åsa", prefs_url="P", unsubscribe_url="U")
+    html, text = personalised(settings, rendered, name="Åsa", prefs_url="P", unsubscribe_url="U")
     for output in (html, text, rendered.web_html):
         assert "Åsa %%" not in output and "INNAN_NAME%%" in output  # shown as typed
     assert html.count("Hej Åsa!") == 1 and "Länk: U" not in html

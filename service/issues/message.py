@@ -1,4 +1,9 @@
-"""Byte templates: an issue's MIME message encoded once, personalised per recipient by splicing.
+"""An issue as a mail: its MIME message encoded once, personalised per recipient by splicing.
+
+This is the one path from a rendered issue to the bytes a recipient gets, for real sends
+(the delivery worker), test sends and the editor's preview alike: the same headers,
+list headers and Feedback-ID (:meth:`IssueTemplate.build` from a :class:`MailSource`),
+the same personalisation (:class:`Personal`).
 
 Building and serialising an ``EmailMessage`` per recipient costs milliseconds (the email
 package's quoted-printable encoder is pure Python). Instead the whole message is encoded
@@ -17,7 +22,6 @@ from __future__ import annotations
 
 import binascii
 import html
-import re
 import uuid
 from dataclasses import dataclass
 from email.message import EmailMessage
@@ -26,11 +30,10 @@ from email.utils import format_datetime
 from service.db import utcnow
 from service.issues import placeholders
 from service.mail.addresses import header_form
-from service.mail.compose import POLICY, check_header_value
+from service.mail.compose import POLICY, check_header_value, encode_subject
 from service.mail.dkim import DkimSigner
+from service.mail.wire import stuff, unstuff
 from service.settings import Settings
-
-_PLACEHOLDER_RE = re.compile("(" + "|".join(re.escape(p) for p in placeholders.ALL) + ")")
 
 
 def _qp(text: str) -> bytes:
@@ -45,29 +48,13 @@ def _qp(text: str) -> bytes:
     return encoded.replace(b"=\n", b"=\r\n")
 
 
-def _stuff(chunk: bytes) -> bytes:
-    """SMTP dot-stuffing of a chunk that starts at the beginning of a line."""
-    if chunk.startswith(b"."):
-        chunk = b"." + chunk
-    return chunk.replace(b"\r\n.", b"\r\n..")
-
-
-def unstuff(wire: bytes) -> bytes:
-    """The message from its DATA wire form (dot-stuffed, ending in ``.\\r\\n``)."""
-    if wire.endswith(b"\r\n.\r\n"):
-        wire = wire[:-3]
-    if wire.startswith(b".."):
-        wire = wire[1:]
-    return wire.replace(b"\r\n..", b"\r\n.")
-
-
 def _body_chunks(body: str) -> list[bytes | str]:
     """Encoded static chunks (bytes) and placeholder names (str), each starting a line."""
     body = body.replace("\r\n", "\n").replace("\r", "\n")
     if not body.endswith("\n"):
         body += "\n"
     out: list[bytes | str] = []
-    for piece in _PLACEHOLDER_RE.split(body):
+    for piece in placeholders.PATTERN.split(body):
         if not piece:
             continue
         if piece in placeholders.ALL:
@@ -79,6 +66,24 @@ def _body_chunks(body: str) -> list[bytes | str]:
             encoded += b"=\r\n"  # soft break: the next value starts on a line of its own
         out.append(encoded)
     return out
+
+
+@dataclass(frozen=True)
+class MailSource:
+    """What an issue's mail is made of: the rendering (with placeholders) and its list."""
+
+    issue_id: int
+    slug: str
+    subject: str
+    text: str
+    html: str
+    list_slug: str
+    list_name: str
+
+
+def subject_of(subject: str, title: str) -> str:
+    """An issue's subject line: its subject, else its title."""
+    return (subject or title).strip()
 
 
 @dataclass(frozen=True)
@@ -104,46 +109,41 @@ class IssueTemplate:
 
     @classmethod
     def build(
-        cls,
-        settings: Settings,
-        *,
-        subject: str,
-        text: str,
-        html: str,
-        list_id: str,
-        list_name: str,
-        feedback_id: str | None = None,
+        cls, settings: Settings, source: MailSource, *, subject_prefix: str = ""
     ) -> IssueTemplate:
+        subject = subject_prefix + source.subject
+        list_id = f"{source.list_slug}.{settings.mail_domain}"
+        list_name = source.list_name or settings.org_name
+        feedback_id = f"{source.slug or source.issue_id}:{source.list_slug}:innanforskapet"
         headers = EmailMessage(policy=POLICY)
         headers["From"] = check_header_value(settings.mail_from)
         if settings.reply_to:
             headers["Reply-To"] = check_header_value(settings.reply_to)
-        headers["Subject"] = check_header_value(subject)
         headers["Date"] = format_datetime(utcnow())
         headers["MIME-Version"] = "1.0"
         headers["Auto-Submitted"] = "auto-generated"
         headers["Precedence"] = "bulk"
         headers["List-Id"] = f"{check_header_value(list_name)} <{check_header_value(list_id)}>"
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        if feedback_id:
-            headers["Feedback-ID"] = check_header_value(feedback_id)
-        head = headers.as_bytes(policy=POLICY).split(b"\r\n\r\n", 1)[0] + b"\r\n"
+        headers["Feedback-ID"] = check_header_value(feedback_id)
+        head = b"Subject: " + encode_subject(subject) + b"\r\n"
+        head += headers.as_bytes(policy=POLICY).split(b"\r\n\r\n", 1)[0] + b"\r\n"
         boundary = f"=============innan{uuid.uuid4().hex}==".encode("ascii")
         head += b'Content-Type: multipart/alternative; boundary="' + boundary + b'"\r\n'
 
         def stuffed(chunks: list[bytes | str]) -> tuple[bytes | str, ...]:
-            return tuple(_stuff(c) if isinstance(c, bytes) else c for c in chunks)
+            return tuple(stuff(c) if isinstance(c, bytes) else c for c in chunks)
 
         return cls(
             head=head,
-            text_chunks=stuffed(_body_chunks(text)),
-            html_chunks=stuffed(_body_chunks(html)),
+            text_chunks=stuffed(_body_chunks(source.text)),
+            html_chunks=stuffed(_body_chunks(source.html)),
             boundary=boundary,
         )
 
     @staticmethod
     def _encode(value: str) -> bytes:
-        return _stuff(_qp(value) + b"=\r\n") if value else b""
+        return stuff(_qp(value) + b"=\r\n") if value else b""
 
     def _values(self, p: Personal) -> tuple[dict[str, bytes], dict[str, bytes]]:
         """Encoded placeholder values for the text and the HTML part."""
@@ -209,3 +209,31 @@ class IssueTemplate:
     def message_bytes(self, p: Personal) -> bytes:
         """The message as a recipient receives it (no dot-stuffing)."""
         return unstuff(self.wire(p))
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A message as its reader sees it: decoded headers and the two parts."""
+
+    headers: list[tuple[str, str]]
+    text: str
+    html: str
+
+
+def shown(message: bytes) -> Shown:
+    """Parse ``message`` (as received) into what the editor's preview shows."""
+    import email
+    import email.policy
+
+    parsed = email.message_from_bytes(message, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    text_part = parsed.get_body(preferencelist=("plain",))
+    html_part = parsed.get_body(preferencelist=("html",))
+    assert text_part is not None and html_part is not None
+    text = text_part.get_content()
+    html_ = html_part.get_content()
+    return Shown(
+        headers=[(name, str(value)) for name, value in parsed.items() if name != "Content-Type"],
+        text=str(text).replace("\r\n", "\n"),
+        html=str(html_),
+    )
