@@ -17,9 +17,9 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import audit, csvsafe
+from service.core.addresses import normalise_address
 from service.errors import NotFound
 from subscribers import service
-from subscribers.addresses import normalise_address
 
 CSV_COLUMNS = (
     "email",

@@ -37,6 +37,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import audit
+from service.core.addresses import normalise_address
 from service.core.text import has_control_chars
 from service.db import AfterCommit, after_commit, checkpoint_sqlite, utcnow
 from service.delivery.models import BounceEvent, Delivery
@@ -48,7 +49,6 @@ from service.mail.transport import forget_in_outbox
 from service.security.signing import hash_token, new_token
 from service.settings import Settings
 from subscribers import links, suppression
-from subscribers.addresses import normalise_address
 from subscribers.messages import MESSAGES
 from subscribers.models import (
     ActionToken,

@@ -13,6 +13,7 @@ from email.message import EmailMessage
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.core.addresses import normalise_address
 from service.core.audit import record
 from service.errors import ValidationFailed
 from service.issues.render import RenderedIssue, build_issue_message, personalise, render_issue
@@ -20,7 +21,6 @@ from service.mail import queue as mailqueue
 from service.mail.compose import to_bytes
 from service.mail.models import QueuedMail
 from service.settings import Settings
-from subscribers.addresses import normalise_address
 
 KIND = "test-send"  # the mail queue's kind of a test send
 MAX_ADDRESSES = 5
