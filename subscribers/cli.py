@@ -19,7 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.core import audit, csvsafe
 from service.core.addresses import normalise_address
 from service.errors import NotFound
-from subscribers import service
+from subscribers.consent_texts import publish_text
+from subscribers.lists import all_lists, count_active, create_list
+from subscribers.people import find_by_address
+from subscribers.privacy import erase, export_all, export_data, run_retention
 
 CSV_COLUMNS = (
     "email",
@@ -42,7 +45,7 @@ def _settings_and_runner() -> tuple[Any, Any]:
 
 async def _require(session: AsyncSession, raw_email: str) -> Any:
     address = normalise_address(raw_email)
-    subscriber = await service.find_by_address(session, address)
+    subscriber = await find_by_address(session, address)
     if subscriber is None:
         raise NotFound("Det finns ingen prenumerant med den adressen.")
     return subscriber
@@ -63,9 +66,7 @@ def register(main: click.Group) -> None:
         settings, run = _settings_and_runner()
 
         async def go(session: AsyncSession) -> str:
-            lst = await service.create_list(
-                session, slug, name, description=description, hidden=hidden
-            )
+            lst = await create_list(session, slug, name, description=description, hidden=hidden)
             audit.record(session, "cli", "list.created", "mailing_list", lst.id, slug=slug)
             return f"Listan {lst.name} ({lst.slug}) är skapad{' som dold' if hidden else ''}."
 
@@ -78,8 +79,8 @@ def register(main: click.Group) -> None:
 
         async def go(session: AsyncSession) -> list[str]:
             rows = []
-            for lst in await service.all_lists(session):
-                count = await service.count_active(session, lst.id)
+            for lst in await all_lists(session):
+                count = await count_active(session, lst.id)
                 shown = "publik" if lst.is_public else "dold"
                 rows.append(f"{lst.id}\t{lst.slug}\t{lst.name}\t{shown}\t{count} aktiva")
             return rows
@@ -99,7 +100,7 @@ def register(main: click.Group) -> None:
     def subscribers_export(fmt: str, output: Path | None) -> None:
         """Every subscriber with status, lists and consent times."""
         settings, run = _settings_and_runner()
-        rows = run(settings, service.export_all)
+        rows = run(settings, export_all)
         if fmt == "json":
             body = json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
         else:
@@ -123,7 +124,7 @@ def register(main: click.Group) -> None:
 
         async def go(session: AsyncSession) -> dict[str, Any]:
             subscriber = await _require(session, email)
-            return await service.export_data(session, subscriber)
+            return await export_data(session, subscriber)
 
         data = run(settings, go)
         person = data["subscriber"]
@@ -164,7 +165,7 @@ def register(main: click.Group) -> None:
             )
 
         async def go(session: AsyncSession) -> None:
-            await service.erase(session, settings, subscriber_id, actor="cli")
+            await erase(session, settings, subscriber_id, actor="cli")
 
         run(settings, go)
         click.echo("Prenumeranten är raderad. Kvar finns bara adressens nyckelhash i spärrlistan.")
@@ -179,7 +180,7 @@ def register(main: click.Group) -> None:
         settings, run = _settings_and_runner()
 
         async def go(session: AsyncSession) -> dict[str, int]:
-            return await service.run_retention(session, settings)
+            return await run_retention(session, settings)
 
         counts = run(settings, go)
         click.echo(
@@ -218,7 +219,7 @@ def register(main: click.Group) -> None:
         settings, run = _settings_and_runner()
 
         async def go(session: AsyncSession) -> str:
-            text = await service.publish_text(session, kind, body, title=title)
+            text = await publish_text(session, kind, body, title=title)
             audit.record(
                 session, "cli", "consent_text.published", kind, text.id, version=text.version
             )

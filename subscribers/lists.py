@@ -1,0 +1,75 @@
+"""Mailing lists: lookups, creation, and the lists a person is on."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service.errors import Conflict, ValidationFailed
+from subscribers.fields import check_text
+from subscribers.models import MailingList, Subscriber, Subscription
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+
+async def all_lists(session: AsyncSession) -> list[MailingList]:
+    rows = await session.execute(
+        select(MailingList).order_by(MailingList.sort_order, MailingList.id)
+    )
+    return list(rows.scalars())
+
+
+async def public_lists(session: AsyncSession) -> list[MailingList]:
+    return [lst for lst in await all_lists(session) if lst.is_public]
+
+
+async def count_active(session: AsyncSession, list_id: int) -> int:
+    found = await session.execute(
+        select(func.count())
+        .select_from(Subscription)
+        .join(Subscriber, Subscriber.id == Subscription.subscriber_id)
+        .where(
+            Subscription.list_id == list_id,
+            Subscription.status == "active",
+            Subscriber.status == "active",
+        )
+    )
+    return int(found.scalar_one())
+
+
+async def list_by_slug(session: AsyncSession, slug: str) -> MailingList | None:
+    found = await session.execute(select(MailingList).where(MailingList.slug == slug))
+    return found.scalar_one_or_none()
+
+
+async def create_list(
+    session: AsyncSession, slug: str, name: str, *, description: str = "", hidden: bool = False
+) -> MailingList:
+    errors: dict[str, str] = {}
+    if not SLUG_RE.match(slug or ""):
+        errors["slug"] = "Kortnamnet får bara innehålla a–z, 0–9 och bindestreck (högst 64 tecken)."
+    name = check_text(name, "name", errors)
+    if not name and "name" not in errors:
+        errors["name"] = "Ange ett namn."
+    description = check_text(description, "description", errors, limit=2000)
+    if errors:
+        raise ValidationFailed("Listan kunde inte skapas.", fields=errors)
+    if await list_by_slug(session, slug) is not None:
+        raise Conflict(f"Det finns redan en lista med kortnamnet {slug}.")
+    order = (await session.execute(select(func.max(MailingList.sort_order)))).scalar()
+    lst = MailingList(
+        slug=slug,
+        name=name,
+        description=description,
+        is_public=not hidden,
+        sort_order=(order or 0) + 1,
+    )
+    session.add(lst)
+    await session.flush()
+    return lst
+
+
+def active_list_ids(subscriber: Subscriber) -> set[int]:
+    return {s.list_id for s in subscriber.subscriptions if s.status == "active"}
