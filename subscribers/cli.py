@@ -17,11 +17,9 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import audit, csvsafe
-from service.core.addresses import normalise_address
-from service.errors import NotFound
 from subscribers.consent_texts import publish_text
 from subscribers.lists import all_lists, count_active, create_list
-from subscribers.people import find_by_address
+from subscribers.people import require_by_address
 from subscribers.privacy import erase, export_all, export_data, run_retention
 
 CSV_COLUMNS = (
@@ -41,14 +39,6 @@ def _settings_and_runner() -> tuple[Any, Any]:
     from service.cli import get_settings, run_in_session
 
     return get_settings(), run_in_session
-
-
-async def _require(session: AsyncSession, raw_email: str) -> Any:
-    address = normalise_address(raw_email)
-    subscriber = await find_by_address(session, address)
-    if subscriber is None:
-        raise NotFound("Det finns ingen prenumerant med den adressen.")
-    return subscriber
 
 
 def register(main: click.Group) -> None:
@@ -123,7 +113,7 @@ def register(main: click.Group) -> None:
         settings, run = _settings_and_runner()
 
         async def go(session: AsyncSession) -> dict[str, Any]:
-            subscriber = await _require(session, email)
+            subscriber = await require_by_address(session, email)
             return await export_data(session, subscriber)
 
         data = run(settings, go)
@@ -155,7 +145,7 @@ def register(main: click.Group) -> None:
         settings, run = _settings_and_runner()
 
         async def check(session: AsyncSession) -> int:
-            return int((await _require(session, email)).id)
+            return int((await require_by_address(session, email)).id)
 
         subscriber_id = run(settings, check)
         if not yes:
