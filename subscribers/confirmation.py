@@ -10,12 +10,33 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.db import utcnow
 from service.errors import NotFound
 from service.settings import Settings
+from subscribers.lists import lists_by_ids
 from subscribers.messages import MESSAGES
 from subscribers.models import MailingList, Subscriber
 from subscribers.people import get_subscriber
 from subscribers.preferences import change_address
 from subscribers.signup import confirm_signup
 from subscribers.tokens import load_action_token
+
+
+@dataclass
+class Pending:
+    """What a mailed confirmation link is about to confirm."""
+
+    purpose: str  # "confirm" (a signup) or "change-email"
+    lists: list[MailingList]  # a signup's lists
+    new_email: str  # an address change's new address
+
+
+async def pending(session: AsyncSession, raw: str) -> Pending:
+    """For the link's page, which only shows a button (mail scanners follow links, so a
+    GET changes nothing): NotFound for an unknown link, Gone for a used or expired one."""
+    token = await load_action_token(session, raw)
+    return Pending(
+        purpose=token.purpose,
+        lists=await lists_by_ids(session, token.payload.get("list_ids", [])),
+        new_email=token.payload.get("email", ""),
+    )
 
 
 @dataclass

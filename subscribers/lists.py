@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,6 +13,7 @@ from service.errors import Conflict, ValidationFailed
 from subscribers.fields import check_text
 from subscribers.models import MailingList, Subscriber, Subscription
 
+DEFAULT_LIST_SLUG = "nyhetsbrev"  # ticked in a signup form that names no list
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
 
@@ -73,3 +76,23 @@ async def create_list(
 
 def active_list_ids(subscriber: Subscriber) -> set[int]:
     return {s.list_id for s in subscriber.subscriptions if s.status == "active"}
+
+
+async def lists_by_ids(session: AsyncSession, ids: Iterable[Any]) -> list[MailingList]:
+    """The lists with these ids, in their order; ids of lists that are gone are skipped."""
+    by_id = {lst.id: lst for lst in await all_lists(session)}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def preselected(lists: Sequence[MailingList], slugs: str) -> list[MailingList]:
+    """The lists a signup form ticks at first: those named by ``slugs`` (comma-separated,
+    ``?lista=`` of the form's address), else the newsletter, else the first list."""
+    wanted = set(slugs.split(",")) if slugs else {DEFAULT_LIST_SLUG}
+    return [lst for lst in lists if lst.slug in wanted] or list(lists[:1])
+
+
+async def choosable_lists(session: AsyncSession, subscriber: Subscriber) -> list[MailingList]:
+    """The lists a person sees and may choose in the preference centre: the public ones,
+    and hidden ones they are already on (hidden lists are never offered to others)."""
+    mine = active_list_ids(subscriber)
+    return [lst for lst in await all_lists(session) if lst.is_public or lst.id in mine]

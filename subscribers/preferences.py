@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.core import ratelimit
 from service.core.addresses import normalise_address
 from service.db import utcnow
 from service.errors import Conflict, ValidationFailed
@@ -19,12 +20,17 @@ from subscribers import suppression
 from subscribers.consent_texts import current_text
 from subscribers.fields import check_text
 from subscribers.ledger import purpose_of
-from subscribers.lists import active_list_ids, all_lists
+from subscribers.lists import active_list_ids, choosable_lists
 from subscribers.messages import MESSAGES
 from subscribers.models import ActionToken, ConsentEvent, Subscriber, Subscription
 from subscribers.people import find_by_address
 from subscribers.tokens import new_action_token
 from subscribers.unsubscribe import unsubscribe
+
+ADDRESS_CHANGES_PER_HOUR = 5
+"""Address changes one subscriber may request per hour. Each mails a link to an address
+typed into the form, so without a limit a stolen preference link (or a script) could
+mail strangers through us; five leaves room for typos."""
 
 
 async def set_lists(
@@ -38,9 +44,8 @@ async def set_lists(
     """The preference centre's list choice. Public lists, and hidden lists the person is
     already on, may be chosen; anything else is a tampered form."""
     now = now or utcnow()
-    allowed = {lst.id: lst for lst in await all_lists(session)}
+    allowed = {lst.id: lst for lst in await choosable_lists(session, subscriber)}
     mine = active_list_ids(subscriber)
-    allowed = {i: lst for i, lst in allowed.items() if lst.is_public or i in mine}
     wanted: set[int] = set()
     for value in list_values:
         if not value.isdigit() or int(value) not in allowed:
@@ -114,8 +119,17 @@ async def request_address_change(
     *,
     now: datetime | None = None,
 ) -> None:
-    """Mail a confirmation link to the new address; the address changes only when it is used."""
+    """Mail a confirmation link to the new address; the address changes only when it is used.
+
+    At most :data:`ADDRESS_CHANGES_PER_HOUR` requests per subscriber and hour, whether
+    the typed address is valid or not (ValidationFailed on ``new_email`` beyond that).
+    """
     now = now or utcnow()
+    key = f"change-email:{subscriber.id}"
+    if not await ratelimit.hit(session, key, ADDRESS_CHANGES_PER_HOUR, 3600, now=now.timestamp()):
+        raise ValidationFailed(
+            MESSAGES["change_rate"], fields={"new_email": MESSAGES["change_rate"]}
+        )
     new_email = normalise_address(raw_address, field="new_email")
     if new_email == subscriber.email:
         raise ValidationFailed(

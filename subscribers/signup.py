@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.core import ratelimit
 from service.core.addresses import normalise_address
 from service.db import utcnow
-from service.errors import ValidationFailed
+from service.errors import RateLimited, ValidationFailed
 from service.mail import queue as mailqueue
 from service.mail import texts
 from service.mail.compose import ListHeaders
@@ -23,7 +24,7 @@ from subscribers import links, suppression
 from subscribers.consent_texts import current_text, shown_text
 from subscribers.fields import check_text
 from subscribers.ledger import purpose_of
-from subscribers.lists import all_lists, public_lists
+from subscribers.lists import all_lists, lists_by_ids, public_lists
 from subscribers.messages import MESSAGES
 from subscribers.models import (
     ActionToken,
@@ -42,6 +43,8 @@ SOURCES = ("form", "embed", "import", "api", "editor", "preference-centre")
 CONFIRMATION_INTERVAL = timedelta(hours=24)
 
 
+SIGNUP_WINDOW_SECONDS = 3600
+"""The window of both signup rate limits (the settings count signups per hour)."""
 CONFIRM_KIND = "confirm"  # the mail queue's kind of a signup's confirmation mail
 
 
@@ -68,6 +71,7 @@ class SignupForm:
     list_values: list[str] = field(default_factory=list)
     consent_text_id: str = ""
     privacy_notice_id: str = ""
+    honeypot: str = ""  # a field hidden from people: only a bot fills it in
 
 
 async def validate_signup(session: AsyncSession, form: SignupForm, source: str) -> SignupRequest:
@@ -103,6 +107,32 @@ async def validate_signup(session: AsyncSession, form: SignupForm, source: str) 
         privacy_notice=await shown_text(session, "privacy", form.privacy_notice_id),
         source=source if source in SOURCES else "form",
     )
+
+
+async def submit_signup(
+    session: AsyncSession, settings: Settings, form: SignupForm, *, source: str, client_ip: str
+) -> None:
+    """A signup form was posted. It counts against the rate limits, per client IP
+    (``INNAN_SIGNUP_IP_PER_HOUR``) and in total (``INNAN_SIGNUP_GLOBAL_PER_HOUR``), both
+    counted every time: RateLimited beyond either (retry after
+    :data:`SIGNUP_WINDOW_SECONDS`). A filled-in honeypot is a bot: it gets the answer a
+    person gets, and nothing is recorded or sent. Otherwise every field is checked
+    (ValidationFailed) and the request queued (:func:`request_signup`).
+
+    The counts must be committed also when this raises (the request's session is, when
+    the handler answers with a page of its own).
+    """
+    ip_ok = await ratelimit.hit(
+        session, f"signup-ip:{client_ip}", settings.signup_ip_per_hour, SIGNUP_WINDOW_SECONDS
+    )
+    global_ok = await ratelimit.hit(
+        session, "signup-global", settings.signup_global_per_hour, SIGNUP_WINDOW_SECONDS
+    )
+    if not (ip_ok and global_ok):
+        raise RateLimited(MESSAGES["rate_limited"])
+    if form.honeypot.strip():
+        return
+    request_signup(session, await validate_signup(session, form, source))
 
 
 def request_signup(
@@ -312,8 +342,7 @@ async def confirm_signup(
     returns the lists confirmed."""
     token.used_at = now
     payload = token.payload
-    lists_by_id = {lst.id: lst for lst in await all_lists(session)}
-    chosen = [lists_by_id[i] for i in payload.get("list_ids", []) if i in lists_by_id]
+    chosen = await lists_by_ids(session, payload.get("list_ids", []))
     for key in ("name", "organisation", "role"):
         value = str(payload.get(key) or "")
         if value:
