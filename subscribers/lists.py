@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -76,6 +77,17 @@ async def create_list(
 
 def active_list_ids(subscriber: Subscriber) -> set[int]:
     return {s.list_id for s in subscriber.subscriptions if s.status == "active"}
+
+
+def activate(subscriber: Subscriber, list_id: int, now: datetime) -> None:
+    """Put the person on the list (a new subscription, or an earlier one made active)."""
+    sub = next((s for s in subscriber.subscriptions if s.list_id == list_id), None)
+    if sub is None:
+        sub = Subscription(list_id=list_id, created_at=now)
+        subscriber.subscriptions.append(sub)
+    sub.status = "active"
+    sub.confirmed_at = now
+    sub.unsubscribed_at = None
 
 
 async def lists_by_ids(session: AsyncSession, ids: Iterable[Any]) -> list[MailingList]:

@@ -16,13 +16,12 @@ from service.errors import Conflict, ValidationFailed
 from service.mail import queue as mailqueue
 from service.mail import texts
 from service.settings import Settings
-from subscribers import suppression
+from subscribers import ledger, suppression
 from subscribers.consent_texts import current_text
 from subscribers.fields import check_text
-from subscribers.ledger import purpose_of
-from subscribers.lists import active_list_ids, choosable_lists
+from subscribers.lists import activate, active_list_ids, choosable_lists
 from subscribers.messages import MESSAGES
-from subscribers.models import ActionToken, ConsentEvent, Subscriber, Subscription
+from subscribers.models import ActionToken, Subscriber
 from subscribers.people import find_by_address
 from subscribers.tokens import new_action_token
 from subscribers.unsubscribe import unsubscribe
@@ -60,34 +59,21 @@ async def set_lists(
     if joining:
         consent = await current_text(session, "consent")
         privacy = await current_text(session, "privacy")
-        existing = {s.list_id: s for s in subscriber.subscriptions}
         for list_id in joining:
-            lst = allowed[list_id]
-            sub = existing.get(list_id)
-            if sub is None:
-                sub = Subscription(list_id=list_id, created_at=now)
-                subscriber.subscriptions.append(sub)
-            sub.status = "active"
-            sub.confirmed_at = now
-            sub.unsubscribed_at = None
+            activate(subscriber, list_id, now)
             # The signed link proves the address, so the request is confirmed at once.
-            for event in ("requested", "confirmed"):
-                session.add(
-                    ConsentEvent(
-                        subscriber_id=subscriber.id,
-                        list_id=list_id,
-                        list_slug=lst.slug,
-                        event=event,
-                        purpose=purpose_of(lst),
-                        lawful_basis="consent",
-                        source="preference-centre",
-                        consent_text_id=consent.id,
-                        privacy_notice_id=privacy.id,
-                        language="sv",
-                        occurred_at=now,
-                        requested_at=now,
-                    )
-                )
+            ledger.record(
+                session,
+                subscriber.id,
+                allowed[list_id],
+                "requested",
+                "confirmed",
+                source="preference-centre",
+                occurred_at=now,
+                requested_at=now,
+                consent_text_id=consent.id,
+                privacy_notice_id=privacy.id,
+            )
         subscriber.status = "active"
         subscriber.unsubscribed_at = None
         subscriber.updated_at = now

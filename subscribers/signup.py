@@ -20,15 +20,13 @@ from service.mail import queue as mailqueue
 from service.mail import texts
 from service.mail.compose import ListHeaders
 from service.settings import Settings
-from subscribers import links, suppression
+from subscribers import ledger, links, suppression
 from subscribers.consent_texts import current_text, shown_text
 from subscribers.fields import check_text
-from subscribers.ledger import purpose_of
-from subscribers.lists import all_lists, lists_by_ids, public_lists
+from subscribers.lists import activate, all_lists, lists_by_ids, public_lists
 from subscribers.messages import MESSAGES
 from subscribers.models import (
     ActionToken,
-    ConsentEvent,
     ConsentText,
     MailingList,
     Subscriber,
@@ -216,21 +214,16 @@ async def process_signup(
             subscriber.subscriptions.append(
                 Subscription(list_id=lst.id, status="pending", created_at=requested_at)
             )
-        session.add(
-            ConsentEvent(
-                subscriber_id=subscriber.id,
-                list_id=lst.id,
-                list_slug=lst.slug,
-                event="requested",
-                purpose=purpose_of(lst),
-                lawful_basis="consent",
-                source=source,
-                consent_text_id=consent_text.id,
-                privacy_notice_id=privacy_notice.id,
-                language="sv",
-                occurred_at=requested_at,
-                requested_at=requested_at,
-            )
+        ledger.record(
+            session,
+            subscriber.id,
+            lst,
+            "requested",
+            source=source,
+            occurred_at=requested_at,
+            requested_at=requested_at,
+            consent_text_id=consent_text.id,
+            privacy_notice_id=privacy_notice.id,
         )
     token_payload = {
         "list_ids": [lst.id for lst in lists],
@@ -307,24 +300,20 @@ async def add_confirmed(
     session.add(subscriber)
     await session.flush()
     for lst in lists:
-        for event in ("requested", "confirmed"):
-            session.add(
-                ConsentEvent(
-                    subscriber_id=subscriber.id,
-                    list_id=lst.id,
-                    list_slug=lst.slug,
-                    event=event,
-                    purpose=purpose_of(lst),
-                    lawful_basis=lawful_basis,
-                    source=source,
-                    consent_text_id=consent.id,
-                    privacy_notice_id=privacy.id,
-                    language="sv",
-                    occurred_at=now,
-                    requested_at=now,
-                    detail=detail or {},
-                )
-            )
+        ledger.record(
+            session,
+            subscriber.id,
+            lst,
+            "requested",
+            "confirmed",
+            source=source,
+            occurred_at=now,
+            requested_at=now,
+            consent_text_id=consent.id,
+            privacy_notice_id=privacy.id,
+            lawful_basis=lawful_basis,
+            detail=detail,
+        )
     await session.flush()
     return subscriber
 
@@ -355,30 +344,18 @@ async def confirm_signup(
     subscriber.soft_bounces = 0
     subscriber.hard_bounces = 0
     subscriber.updated_at = now
-    existing = {s.list_id: s for s in subscriber.subscriptions}
     for lst in chosen:
-        sub = existing.get(lst.id)
-        if sub is None:
-            sub = Subscription(list_id=lst.id, created_at=now)
-            subscriber.subscriptions.append(sub)
-        sub.status = "active"
-        sub.confirmed_at = now
-        sub.unsubscribed_at = None
-        session.add(
-            ConsentEvent(
-                subscriber_id=subscriber.id,
-                list_id=lst.id,
-                list_slug=lst.slug,
-                event="confirmed",
-                purpose=purpose_of(lst),
-                lawful_basis="consent",
-                source=str(payload.get("source") or "form"),
-                consent_text_id=payload.get("consent_text_id"),
-                privacy_notice_id=payload.get("privacy_notice_id"),
-                language="sv",
-                occurred_at=now,
-                requested_at=token.created_at,
-            )
+        activate(subscriber, lst.id, now)
+        ledger.record(
+            session,
+            subscriber.id,
+            lst,
+            "confirmed",
+            source=str(payload.get("source") or "form"),
+            occurred_at=now,
+            requested_at=token.created_at,
+            consent_text_id=payload.get("consent_text_id"),
+            privacy_notice_id=payload.get("privacy_notice_id"),
         )
     # A pending signup's other (unconfirmed) lists stay pending until retention.
     await suppression.lift(session, settings, subscriber.email)
