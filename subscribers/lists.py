@@ -1,4 +1,6 @@
-"""Mailing lists: lookups, creation, and the lists a person is on."""
+"""Mailing lists: lookups, creation, the lists a person is on, and list visibility: which
+lists each form shows (public lists to everyone, a hidden list only to its members).
+"""
 
 from __future__ import annotations
 

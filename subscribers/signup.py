@@ -1,6 +1,6 @@
-"""Signing up: the form's checks, the queued request, the double opt-in confirmation mail
-(composed by the delivery worker), confirming it, the welcome mail; and subscribers
-whose consent was obtained elsewhere (import, demo, editor).
+"""Signing up: the form's rate limits, honeypot and checks, the queued request, the
+double opt-in confirmation mail (composed by the delivery worker), confirming it, the
+welcome mail; and subscribers whose consent was obtained elsewhere (import, demo, editor).
 """
 
 from __future__ import annotations
@@ -36,14 +36,10 @@ from subscribers.people import find_by_address
 from subscribers.tokens import new_action_token
 
 SOURCES = ("form", "embed", "import", "api", "editor", "preference-centre")
-
-
-CONFIRMATION_INTERVAL = timedelta(hours=24)
-
-
+CONFIRMATION_INTERVAL = timedelta(hours=24)  # at most one confirmation mail per address
+CONFIRM_KIND = "confirm"  # the mail queue's kind of a signup's confirmation mail
 SIGNUP_WINDOW_SECONDS = 3600
 """The window of both signup rate limits (the settings count signups per hour)."""
-CONFIRM_KIND = "confirm"  # the mail queue's kind of a signup's confirmation mail
 
 
 @dataclass
