@@ -17,9 +17,10 @@ import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import audit, csvsafe
-from service.errors import NotFound
-from subscribers import service
-from subscribers.addresses import normalise_address
+from subscribers.consent_texts import publish_text
+from subscribers.lists import all_lists, count_active, create_list
+from subscribers.people import require_by_address
+from subscribers.privacy import erase, export_all, export_data, run_retention
 
 CSV_COLUMNS = (
     "email",
@@ -40,14 +41,6 @@ def _settings_and_runner() -> tuple[Any, Any]:
     return get_settings(), run_in_session
 
 
-async def _require(session: AsyncSession, raw_email: str) -> Any:
-    address = normalise_address(raw_email)
-    subscriber = await service.find_by_address(session, address)
-    if subscriber is None:
-        raise NotFound("Det finns ingen prenumerant med den adressen.")
-    return subscriber
-
-
 def register(main: click.Group) -> None:
     @main.group("lists")
     def lists_group() -> None:
@@ -63,9 +56,7 @@ def register(main: click.Group) -> None:
         settings, run = _settings_and_runner()
 
         async def go(session: AsyncSession) -> str:
-            lst = await service.create_list(
-                session, slug, name, description=description, hidden=hidden
-            )
+            lst = await create_list(session, slug, name, description=description, hidden=hidden)
             audit.record(session, "cli", "list.created", "mailing_list", lst.id, slug=slug)
             return f"Listan {lst.name} ({lst.slug}) är skapad{' som dold' if hidden else ''}."
 
@@ -78,8 +69,8 @@ def register(main: click.Group) -> None:
 
         async def go(session: AsyncSession) -> list[str]:
             rows = []
-            for lst in await service.all_lists(session):
-                count = await service.count_active(session, lst.id)
+            for lst in await all_lists(session):
+                count = await count_active(session, lst.id)
                 shown = "publik" if lst.is_public else "dold"
                 rows.append(f"{lst.id}\t{lst.slug}\t{lst.name}\t{shown}\t{count} aktiva")
             return rows
@@ -99,7 +90,7 @@ def register(main: click.Group) -> None:
     def subscribers_export(fmt: str, output: Path | None) -> None:
         """Every subscriber with status, lists and consent times."""
         settings, run = _settings_and_runner()
-        rows = run(settings, service.export_all)
+        rows = run(settings, export_all)
         if fmt == "json":
             body = json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
         else:
@@ -122,8 +113,8 @@ def register(main: click.Group) -> None:
         settings, run = _settings_and_runner()
 
         async def go(session: AsyncSession) -> dict[str, Any]:
-            subscriber = await _require(session, email)
-            return await service.export_data(session, subscriber)
+            subscriber = await require_by_address(session, email)
+            return await export_data(session, subscriber)
 
         data = run(settings, go)
         person = data["subscriber"]
@@ -154,7 +145,7 @@ def register(main: click.Group) -> None:
         settings, run = _settings_and_runner()
 
         async def check(session: AsyncSession) -> int:
-            return int((await _require(session, email)).id)
+            return int((await require_by_address(session, email)).id)
 
         subscriber_id = run(settings, check)
         if not yes:
@@ -164,7 +155,7 @@ def register(main: click.Group) -> None:
             )
 
         async def go(session: AsyncSession) -> None:
-            await service.erase(session, settings, subscriber_id, actor="cli")
+            await erase(session, settings, subscriber_id, actor="cli")
 
         run(settings, go)
         click.echo("Prenumeranten är raderad. Kvar finns bara adressens nyckelhash i spärrlistan.")
@@ -179,7 +170,7 @@ def register(main: click.Group) -> None:
         settings, run = _settings_and_runner()
 
         async def go(session: AsyncSession) -> dict[str, int]:
-            return await service.run_retention(session, settings)
+            return await run_retention(session, settings)
 
         counts = run(settings, go)
         click.echo(
@@ -218,7 +209,7 @@ def register(main: click.Group) -> None:
         settings, run = _settings_and_runner()
 
         async def go(session: AsyncSession) -> str:
-            text = await service.publish_text(session, kind, body, title=title)
+            text = await publish_text(session, kind, body, title=title)
             audit.record(
                 session, "cli", "consent_text.published", kind, text.id, version=text.version
             )

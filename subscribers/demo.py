@@ -6,7 +6,9 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.settings import Settings
-from subscribers import service
+from subscribers.lists import create_list, list_by_slug
+from subscribers.people import find_by_address
+from subscribers.signup import add_confirmed
 
 DEMO_LISTS = (
     (
@@ -66,15 +68,15 @@ DEMO_SUBSCRIBERS = (
 async def load(session: AsyncSession, settings: Settings) -> list[str]:
     messages: list[str] = []
     for slug, name, description, hidden in DEMO_LISTS:
-        if await service.list_by_slug(session, slug) is None:
-            await service.create_list(session, slug, name, description=description, hidden=hidden)
+        if await list_by_slug(session, slug) is None:
+            await create_list(session, slug, name, description=description, hidden=hidden)
             messages.append(f"Lista skapad: {name} ({slug}{', dold' if hidden else ''})")
     added = 0
     for email, person, organisation, role, slugs in DEMO_SUBSCRIBERS:
-        if await service.find_by_address(session, email) is not None:
+        if await find_by_address(session, email) is not None:
             continue
-        lists = [lst for s in slugs if (lst := await service.list_by_slug(session, s)) is not None]
-        await service.add_confirmed(
+        lists = [lst for s in slugs if (lst := await list_by_slug(session, s)) is not None]
+        await add_confirmed(
             session,
             email=email,
             lists=lists,

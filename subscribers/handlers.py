@@ -24,20 +24,27 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.core import ratelimit
-from service.errors import Conflict, Gone, NotFound, ValidationFailed
+from service.errors import Conflict, Gone, NotFound, RateLimited, ValidationFailed
 from service.settings import Settings
 from service.web import Contribution, client_ip, settings_of
-from subscribers import links, service
+from subscribers import links
+from subscribers.confirmation import confirm, pending
+from subscribers.consent_texts import current_text, text_version, text_versions
+from subscribers.fields import MEMBER_ORGANISATIONS
+from subscribers.lists import active_list_ids, choosable_lists, preselected, public_lists
 from subscribers.messages import MESSAGES, SAVED_NOTICES
 from subscribers.models import Subscriber
+from subscribers.people import subscriber_from_link
+from subscribers.preferences import request_address_change, set_lists, update_details
+from subscribers.privacy import erase, export_data
+from subscribers.signup import SIGNUP_WINDOW_SECONDS, SignupForm, submit_signup
+from subscribers.unsubscribe import unsubscribe, unsubscribe_by_token
 
 SIGNUP_PAGE = "pages/subscribers/signup.html"
 EMBED_PAGE = "pages/subscribers/embed.html"
 PREFS_PAGE = "pages/subscribers/preferences.html"
 LINK_PROBLEM = "pages/subscribers/link_problem.html"
-HONEYPOT = "hemsida"
-DEFAULT_LIST_SLUG = "nyhetsbrev"
+HONEYPOT = "hemsida"  # the signup form's field hidden from people (SignupForm.honeypot)
 
 Db = NamedDependency[AsyncSession]
 
@@ -62,24 +69,22 @@ def _link_problem(exc: NotFound | Gone | Conflict) -> Template:
 
 async def _signup_context(
     db: Db,
-    form: service.SignupForm | None = None,
+    form: SignupForm | None = None,
     errors: dict[str, str] | None = None,
     preselect: str = "",
 ) -> dict[str, Any]:
-    lists = await service.public_lists(db)
-    consent = await service.current_text(db, "consent")
-    privacy = await service.current_text(db, "privacy")
+    lists = await public_lists(db)
+    consent = await current_text(db, "consent")
+    privacy = await current_text(db, "privacy")
     if form is None:
-        wanted = set(preselect.split(",")) if preselect else {DEFAULT_LIST_SLUG}
-        default = [lst for lst in lists if lst.slug in wanted] or lists[:1]
-        form = service.SignupForm(list_values=[str(lst.id) for lst in default])
+        form = SignupForm(list_values=[str(lst.id) for lst in preselected(lists, preselect)])
     return {
         "lists": lists,
         "consent": consent,
         "privacy": privacy,
         "form": form,
         "errors": errors or {},
-        "organisations": service.MEMBER_ORGANISATIONS,
+        "organisations": MEMBER_ORGANISATIONS,
     }
 
 
@@ -97,27 +102,12 @@ async def embed_page(db: Db, lista: FromQuery[str] = "") -> Template:
 
 
 async def _signup(request: Request[Any, Any, Any], db: Db, source: str) -> Template:
+    """The rate-limit and 422 answers are pages of their own (not errors that roll the
+    request's session back): the rate counters must be committed whatever the answer."""
     settings = settings_of(request)
-    page = EMBED_PAGE if source == "embed" else SIGNUP_PAGE
+    embed = source == "embed"
     data = await request.form()
-    ip_ok = await ratelimit.hit(
-        db, f"signup-ip:{client_ip(request)}", settings.signup_ip_per_hour, 3600
-    )
-    global_ok = await ratelimit.hit(db, "signup-global", settings.signup_global_per_hour, 3600)
-    if not (ip_ok and global_ok):
-        return Template(
-            template_name="pages/subscribers/rate_limited.html",
-            context={"embed": source == "embed", "message": MESSAGES["rate_limited"]},
-            status_code=429,
-            headers={"Retry-After": "3600"},
-        )
-    done = Template(
-        template_name="pages/subscribers/signup_done.html",
-        context={"embed": source == "embed", "days": settings.unconfirmed_days},
-    )
-    if str(data.get(HONEYPOT) or "").strip():
-        return done  # a bot: pretend success, record and send nothing
-    form = service.SignupForm(
+    form = SignupForm(
         email=str(data.get("email") or ""),
         name=str(data.get("name") or ""),
         organisation=str(data.get("organisation") or ""),
@@ -125,14 +115,25 @@ async def _signup(request: Request[Any, Any, Any], db: Db, source: str) -> Templ
         list_values=[str(v) for v in data.getall("lists", [])],
         consent_text_id=str(data.get("consent_text_id") or ""),
         privacy_notice_id=str(data.get("privacy_notice_id") or ""),
+        honeypot=str(data.get(HONEYPOT) or ""),
     )
     try:
-        signup = await service.validate_signup(db, form, source)
+        await submit_signup(db, settings, form, source=source, client_ip=client_ip(request))
+    except RateLimited as exc:
+        return Template(
+            template_name="pages/subscribers/rate_limited.html",
+            context={"embed": embed, "message": exc.message},
+            status_code=429,
+            headers={"Retry-After": str(SIGNUP_WINDOW_SECONDS)},
+        )
     except ValidationFailed as exc:
         context = await _signup_context(db, form, exc.fields)
+        page = EMBED_PAGE if embed else SIGNUP_PAGE
         return Template(template_name=page, context=context, status_code=422)
-    service.request_signup(db, signup)
-    return done
+    return Template(
+        template_name="pages/subscribers/signup_done.html",
+        context={"embed": embed, "days": settings.unconfirmed_days},
+    )
 
 
 @post("/prenumerera", include_in_schema=False, status_code=200)
@@ -152,18 +153,16 @@ async def embed_submit(request: Request[Any, Any, Any], db: Db) -> Template:
 async def confirm_page(token: FromPath[str], db: Db) -> Template:
     """Shows a button; never changes anything (mail scanners follow links)."""
     try:
-        action = await service.load_action_token(db, token)
+        about = await pending(db, token)
     except (NotFound, Gone) as exc:
         return _link_problem(exc)
-    lists_by_id = {lst.id: lst for lst in await service.all_lists(db)}
-    chosen = [lists_by_id[i] for i in action.payload.get("list_ids", []) if i in lists_by_id]
     return Template(
         template_name="pages/subscribers/confirm.html",
         context={
             "token": token,
-            "purpose": action.purpose,
-            "lists": chosen,
-            "new_email": action.payload.get("email", ""),
+            "purpose": about.purpose,
+            "lists": about.lists,
+            "new_email": about.new_email,
         },
     )
 
@@ -172,7 +171,7 @@ async def confirm_page(token: FromPath[str], db: Db) -> Template:
 async def confirm_submit(token: FromPath[str], request: Request[Any, Any, Any], db: Db) -> Template:
     settings = settings_of(request)
     try:
-        result = await service.confirm(db, settings, token)
+        result = await confirm(db, settings, token)
     except (NotFound, Gone, Conflict) as exc:
         return _link_problem(exc)
     return Template(
@@ -199,24 +198,22 @@ async def _prefs_context(
     notice: str = "",
     values: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    mine = service.active_list_ids(subscriber)
-    lists = [lst for lst in await service.all_lists(db) if lst.is_public or lst.id in mine]
     return {
         "token": token,
         "subscriber": subscriber,
-        "lists": lists,
-        "mine": mine,
+        "lists": await choosable_lists(db, subscriber),
+        "mine": active_list_ids(subscriber),
         "errors": errors or {},
         "notice": notice,
         "values": values or {},
-        "organisations": service.MEMBER_ORGANISATIONS,
+        "organisations": MEMBER_ORGANISATIONS,
         "base": f"/installningar/{token}",
         "unsubscribe_url": links.unsubscribe_url(settings, subscriber.id, subscriber.token_version),
     }
 
 
 async def _prefs_subscriber(request: Request[Any, Any, Any], db: Db, token: str) -> Subscriber:
-    return await service.subscriber_from_link(db, settings_of(request), links.PREFS_PURPOSE, token)
+    return await subscriber_from_link(db, settings_of(request), links.PREFS_PURPOSE, token)
 
 
 @get("/installningar/{token:str}", include_in_schema=False, response_headers=PRIVATE)
@@ -262,11 +259,9 @@ async def prefs_submit(
     values = {k: str(v) for k, v in data.items() if k != "_csrf_token"}
     try:
         if form == "listor":
-            await service.set_lists(
-                db, settings, subscriber, [str(v) for v in data.getall("lists", [])]
-            )
+            await set_lists(db, settings, subscriber, [str(v) for v in data.getall("lists", [])])
         elif form == "uppgifter":
-            await service.update_details(
+            await update_details(
                 db,
                 subscriber,
                 name=values.get("name", ""),
@@ -274,16 +269,9 @@ async def prefs_submit(
                 role=values.get("role", ""),
             )
         elif form == "adress":
-            key = f"change-email:{subscriber.id}"
-            if not await ratelimit.hit(db, key, 5, 3600):
-                raise ValidationFailed(
-                    MESSAGES["change_rate"], fields={"new_email": MESSAGES["change_rate"]}
-                )
-            await service.request_address_change(
-                db, settings, subscriber, values.get("new_email", "")
-            )
+            await request_address_change(db, settings, subscriber, values.get("new_email", ""))
         else:
-            await service.unsubscribe(db, settings, subscriber.id, channel="preference-centre")
+            await unsubscribe(db, settings, subscriber.id, channel="preference-centre")
     except ValidationFailed as exc:
         context = await _prefs_context(
             db, settings, subscriber, token, errors=exc.fields, values=values
@@ -307,7 +295,7 @@ async def prefs_export(
         subscriber = await _prefs_subscriber(request, db, token)
     except (NotFound, Gone) as exc:
         return _link_problem(exc)
-    data = await service.export_data(db, subscriber)
+    data = await export_data(db, subscriber)
     body = json.dumps(data, ensure_ascii=False, indent=2)
     return Response(
         content=body.encode("utf-8"),
@@ -342,7 +330,7 @@ async def erase_submit(token: FromPath[str], request: Request[Any, Any, Any], db
         subscriber = await _prefs_subscriber(request, db, token)
     except (NotFound, Gone) as exc:
         return _link_problem(exc)
-    await service.erase(db, settings, subscriber.id, actor="subscriber")
+    await erase(db, settings, subscriber.id, actor="subscriber")
     return Template(template_name="pages/subscribers/erased.html")
 
 
@@ -367,7 +355,7 @@ async def unsubscribe_one_click(
     """RFC 8058: works with only ``List-Unsubscribe=One-Click`` in the body, no cookie,
     no CSRF token; idempotent. Links from before an address change are honoured too:
     leaving is always allowed."""
-    if not await service.unsubscribe_by_token(db, settings_of(request), token, channel="one-click"):
+    if not await unsubscribe_by_token(db, settings_of(request), token, channel="one-click"):
         return _link_problem(NotFound(MESSAGES["link_unknown"]))
     return Template(template_name="pages/subscribers/unsubscribed.html")
 
@@ -380,10 +368,10 @@ async def privacy_page(db: Db) -> Template:
     return Template(
         template_name="pages/subscribers/privacy.html",
         context={
-            "privacy": await service.current_text(db, "privacy"),
-            "consent": await service.current_text(db, "consent"),
-            "privacy_versions": await service.text_versions(db, "privacy"),
-            "consent_versions": await service.text_versions(db, "consent"),
+            "privacy": await current_text(db, "privacy"),
+            "consent": await current_text(db, "consent"),
+            "privacy_versions": await text_versions(db, "privacy"),
+            "consent_versions": await text_versions(db, "consent"),
             "archived": False,
         },
     )
@@ -391,10 +379,10 @@ async def privacy_page(db: Db) -> Template:
 
 async def _text_page(db: Db, kind: str, version: int) -> Template:
     try:
-        text = await service.text_version(db, kind, version)
+        text = await text_version(db, kind, version)
     except NotFound as exc:
         return _link_problem(exc)
-    current = await service.current_text(db, kind)
+    current = await current_text(db, kind)
     return Template(
         template_name="pages/subscribers/text_version.html",
         context={"text": text, "is_current": current.id == text.id},

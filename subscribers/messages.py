@@ -41,6 +41,7 @@ MESSAGES = {
     "same_address": "Det är redan den adress vi har.",
     "change_rate": "Du har begärt för många adressbyten. Försök igen om en timme.",
     "not_subscriber": "Prenumerationen finns inte längre.",
+    "no_such_address": "Det finns ingen prenumerant med den adressen.",
     "no_such_form": "Sidan finns inte. Gå tillbaka till dina inställningar och försök igen.",
 }
 

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 # Composers by kind, as "module:function" (resolved when the worker starts, so this
 # module does not import the domains that compose).
 COMPOSERS: dict[str, str] = {
-    "confirm": "subscribers.service:process_signup",
+    "confirm": "subscribers.signup:process_signup",
 }
 
 CLAIM_SIZE = 50

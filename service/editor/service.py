@@ -22,6 +22,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import audit
+from service.core.addresses import normalise_address
 from service.core.models import HttpSession
 from service.core.text import SINGLE_LINE_MESSAGE, has_control_chars
 from service.db import begin_immediate, utcnow
@@ -29,7 +30,6 @@ from service.editor.auth import SESSION_KEY, hash_password, token_hash
 from service.editor.models import ROLES, ApiToken, Editor, PasswordLink
 from service.errors import Conflict, Gone, NotFound, ValidationFailed
 from service.security.signing import new_token
-from subscribers.addresses import normalise_address
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.core.addresses import normalise_address
 from service.core.audit import record
 from service.errors import ValidationFailed
 from service.issues.message import IssueTemplate, Personal, Shown, shown
@@ -18,7 +19,6 @@ from service.mail import queue as mailqueue
 from service.mail.compose import new_message_id
 from service.mail.models import QueuedMail
 from service.settings import Settings
-from subscribers.addresses import normalise_address
 
 KIND = "test-send"  # the mail queue's kind of a test send
 MAX_ADDRESSES = 5

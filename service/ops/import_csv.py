@@ -23,13 +23,13 @@ from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import audit, csvsafe
+from service.core.addresses import normalise_address
 from service.core.text import has_control_chars
 from service.db import begin_immediate, utcnow
 from service.errors import ValidationFailed
 from service.ops.messages import FIELD_NAMES, IMPORT_ERRORS, REJECT_REASONS
 from service.security.signing import address_hmac
 from service.settings import Settings
-from subscribers.addresses import normalise_address
 from subscribers.models import (
     ConsentEvent,
     ConsentText,

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.app import create_app
 from service.settings import Settings
 from subscribers import service
+from subscribers.consent_texts import current_text, publish_text
 from subscribers.models import ConsentEvent, ConsentText
 from tests.conftest import deliver_queued, make_settings
 from tests.smtp import SmtpServer
@@ -75,8 +76,8 @@ async def test_one_click_page_shows_a_button_and_get_changes_nothing(
 async def test_privacy_notice_and_versions(
     client: Client, session: AsyncSession, settings: Settings
 ) -> None:
-    v1 = await service.current_text(session, "privacy")
-    consent_v1 = await service.current_text(session, "consent")
+    v1 = await current_text(session, "privacy")
+    consent_v1 = await current_text(session, "consent")
     page = await client.get("/integritet")
     assert page.status_code == 200
     assert v1.body in page.text
@@ -85,9 +86,7 @@ async def test_privacy_notice_and_versions(
     # A consent given under version 1 ...
     await signup(client, "v1@example.se")
     # ... then a new consent text is published.
-    v2 = await service.publish_text(
-        session, "consent", "Ny text.\n\nAndra stycket.", title="Samtycke"
-    )
+    v2 = await publish_text(session, "consent", "Ny text.\n\nAndra stycket.", title="Samtycke")
     await session.commit()
     assert v2.version == 2
     form = await client.get("/prenumerera")

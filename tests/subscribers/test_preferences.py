@@ -7,7 +7,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.settings import Settings
+from subscribers.messages import MESSAGES
 from subscribers.models import ConsentEvent, MailingList, Subscriber
+from subscribers.preferences import ADDRESS_CHANGES_PER_HOUR
 from tests.subscribers.helpers import (
     Client,
     csrf,
@@ -175,6 +177,27 @@ async def test_address_change_is_confirmed_by_the_new_address(
     assert (await client.get(prefs)).status_code == 410
     new_prefs = link(done.text, "/installningar/")
     assert (await client.get(new_prefs)).status_code == 200
+
+
+async def test_address_changes_are_limited_per_hour(
+    client: Client, settings: Settings, session: AsyncSession
+) -> None:
+    """Each change mails a typed-in address: a few an hour, typos (invalid ones) count."""
+    prefs = await subscribe_confirmed(client, settings, "manga@example.se")
+    page = await client.get(prefs)
+    token = csrf(page.text)
+    codes = []
+    for n in range(ADDRESS_CHANGES_PER_HOUR + 1):
+        address = "inte-en-adress" if n == 0 else f"ny{n}@example.se"
+        answer = await client.post(
+            prefs + "/adress", data={"_csrf_token": token, "new_email": address}
+        )
+        codes.append(answer.status_code)
+    assert codes == [422] + [200] * (ADDRESS_CHANGES_PER_HOUR - 1) + [422]
+    assert MESSAGES["change_rate"] in answer.text
+    subject = "Bekräfta din nya e-postadress"
+    sent = [m["To"] for m in mails(settings) if m["Subject"] == subject]
+    assert len(sent) == ADDRESS_CHANGES_PER_HOUR - 1
 
 
 async def test_address_change_to_an_address_in_use_is_refused(

@@ -13,6 +13,7 @@ from service.delivery.models import BounceEvent, Delivery
 from service.issues.models import Issue
 from service.settings import Settings
 from subscribers import demo, links, service
+from subscribers.lists import active_list_ids
 from subscribers.models import (
     ActionToken,
     ConsentEvent,
@@ -20,6 +21,7 @@ from subscribers.models import (
     Subscriber,
     Suppression,
 )
+from subscribers.privacy import export_data
 from subscribers.suppression import is_suppressed
 from tests.subscribers.helpers import Client, signup, subscribe_confirmed
 
@@ -42,7 +44,7 @@ async def test_unsubscribe_some_then_all_is_idempotent(
     sub = await service.add_confirmed(session, email="u@example.se", lists=lists)
     await service.unsubscribe(session, settings, sub.id, channel="editor", list_ids=[lists[1].id])
     assert sub.status == "active"
-    assert service.active_list_ids(sub) == {lists[0].id}
+    assert active_list_ids(sub) == {lists[0].id}
     await service.unsubscribe(session, settings, sub.id, channel="bounce")
     await service.unsubscribe(session, settings, sub.id, channel="bounce")
     await session.commit()
@@ -182,7 +184,7 @@ async def test_export_and_erase_cover_deliveries_and_bounces(
     )
     await session.commit()
 
-    data = await service.export_data(session, sub)
+    data = await export_data(session, sub)
     assert data["deliveries"][0]["state"] == "bounced"
     assert data["bounces"][0]["kind"] == "hard"
 

@@ -1,4 +1,15 @@
-"""E-mail address validation and normalisation (email-validator, not a regex of our own)."""
+"""E-mail addresses as people type them: validation and the one normalised form we store.
+
+Every place that takes an address from a person (signup, preference centre, CSV import,
+editor accounts, test sends, the CLI) calls :func:`normalise_address`, so an address is
+compared, hashed for suppression and stored in one form. The check is email-validator's,
+not a regex of our own.
+
+How a stored address is written on the wire (IDNA domains, SMTPUTF8 local parts) is a
+different question with a different caller, the mail transport: that lives in
+:mod:`service.mail.addresses`, which never validates input and never raises
+``ValidationFailed``.
+"""
 
 from __future__ import annotations
 
