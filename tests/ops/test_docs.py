@@ -111,6 +111,21 @@ def test_the_documented_default_is_the_default(tmp_path: Path, row: settings_doc
     assert load_settings({**base, row.doc.variable: row.value}) == load_settings(base)
 
 
+def test_defaults_quoted_elsewhere_in_the_docs_are_the_real_ones() -> None:
+    """A hand-written table row ``| `INNAN_X` | default | … |`` must agree with settings.py."""
+    defaults = {row.doc.variable: row.value for row in settings_doc.rows()}
+    wrong = []
+    for doc in DOCS:
+        text = doc.read_text(encoding="utf-8")
+        if settings_doc.BEGIN in text:
+            head, rest = text.split(settings_doc.BEGIN, 1)
+            text = head + rest.split(settings_doc.END, 1)[1]
+        for variable, shown in re.findall(r"^\| `(INNAN_[A-Z0-9_]+)` \| ([^|]*) \|", text, re.M):
+            if shown.strip().strip("`") != defaults[variable]:
+                wrong.append(f"{doc.name}: {variable} {shown.strip()} (it is {defaults[variable]})")
+    assert not wrong, wrong
+
+
 def test_computed_defaults(tmp_path: Path) -> None:
     s = load_settings({"INNAN_VAR_DIR": str(tmp_path)})
     assert s.database_url == f"sqlite+aiosqlite:///{tmp_path / 'innanforskapet.db'}"
