@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 import re
 import shlex
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
 
@@ -22,6 +22,7 @@ import click
 import pytest
 
 from service import settings_doc
+from service.ops.check_config import _Recording  # what check-config uses to spot typos
 from service.settings import Settings, SettingsError, documented, load_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -72,24 +73,6 @@ def test_generated_settings_docs_are_current() -> None:
     assert not problems, "out of date: run .venv/bin/python -m service.settings_doc\n" + "\n".join(
         problems
     )
-
-
-class _Recording(Mapping[str, str]):
-    """An environment that remembers which variables were asked for."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.asked: set[str] = set()
-
-    def __getitem__(self, key: str) -> str:
-        self.asked.add(key)
-        return self.env[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.env)
-
-    def __len__(self) -> int:
-        return len(self.env)
 
 
 def test_every_setting_is_declared_once_and_read(tmp_path: Path) -> None:
