@@ -1,8 +1,10 @@
 """Settings: built once from the environment and passed to everything that needs them.
 
-Every setting is an ``INNAN_*`` environment variable, documented in README.md and
-``deploy/env.example``. A bad or missing value stops start-up with a
-:class:`SettingsError` naming the variable.
+Every setting is an ``INNAN_*`` environment variable, declared once as a field of
+:class:`Settings` with its name, default and meaning (``metadata=doc(...)``). The
+settings table in ``docs/operators.md`` and ``deploy/env.example`` are generated from
+those (``python -m service.settings_doc``; a test fails when they differ). A bad or missing
+value stops start-up with a :class:`SettingsError` naming the variable.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import os
 import re
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from email.headerregistry import Address
 from email.utils import parseaddr
 from importlib import resources
@@ -44,60 +46,462 @@ class SettingsError(ValueError):
     """A setting is missing or malformed; the message names the variable."""
 
 
+# Groups of settings, in the order the operators' guide and deploy/env.example show them.
+BASICS = "Basics"
+MAIL = "Mail"
+SENDING = "Sending (delivery workers)"
+BOUNCES = "Bounces"
+DKIM = "DKIM signing"
+ORGANISATION = "Organisation shown in mails and pages"
+WEB = "Web, framing and uploads"
+LIMITS = "Abuse limits"
+RETENTION = "Retention (days)"
+GROUPS = (BASICS, MAIL, SENDING, BOUNCES, DKIM, ORGANISATION, WEB, LIMITS, RETENTION)
+
+
+@dataclass(frozen=True)
+class SettingDoc:
+    """What the documentation says about one setting (``Settings`` field metadata).
+
+    ``docs/operators.md`` and ``deploy/env.example`` are generated from these
+    (``python -m service.settings_doc``), and :func:`load_settings` reads each variable
+    by this name with the field's default, so name, default and meaning live here once.
+    """
+
+    variable: str
+    group: str
+    meaning: str  # Markdown; one paragraph
+    # The default in words, where it is not the field's value (derived or generated).
+    shown_default: str | None = None
+    # The value deploy/env.example suggests for a production server, where not the default.
+    example: str | None = None
+
+
+def doc(
+    variable: str,
+    group: str,
+    meaning: str,
+    *,
+    shown_default: str | None = None,
+    example: str | None = None,
+) -> dict[str, SettingDoc]:
+    """Field metadata: the ``Settings`` field is read from ``variable`` and documented."""
+    return {"doc": SettingDoc(variable, group, meaning, shown_default, example)}
+
+
 @dataclass(frozen=True)
 class Settings:
-    env: str = "development"
-    var_dir: Path = field(default_factory=default_var_dir)
-    database_url: str = ""
-    base_url: str = "http://127.0.0.1:8000"
-    secret_key: str = ""
-    host: str = "127.0.0.1"
-    port: int = 8000
-    # Mail
-    outbox_dir: Path = field(default_factory=lambda: default_var_dir() / "outbox")
-    smtp_url: str | None = None
-    mail_from: str = "Innanförskapet <nyhetsbrev@innanforskapet.localhost>"
-    reply_to: str | None = None
-    bounce_domain: str | None = None
-    smtp_pool_size: int = 4
-    smtp_recycle_after: int = 500
-    smtp_timeout: float = 30.0
-    send_rate_per_second: float = 0.0  # 0 = unlimited
-    send_rate_per_hour: int = 0  # 0 = unlimited
-    send_max_attempts: int = 5
-    send_batch_size: int = 200
-    dkim_selector: str | None = None
-    dkim_domain: str | None = None
-    dkim_key_file: Path | None = None
-    run_workers: bool = True
-    bounce_threshold: int = 1
-    bounce_mailbox_url: str | None = None  # imaps://user:pw@host/INBOX or pop3s://… (bounces poll)
-    # imap:// and pop3:// to a server without STARTTLS on another host: refused unless set
-    bounce_mailbox_allow_plaintext: bool = False
-    # Organisation shown in mails and pages
-    org_name: str = "Samordningsförbundet i Halland"
-    org_address: str = "Storgatan 6, 302 43 Halmstad"
-    privacy_url: str = ""
-    # Origins besides this service that may frame the signup form /prenumerera/inbaddning
-    embed_origins: tuple[str, ...] = ()
-    # Reverse proxies whose X-Forwarded-For/-Proto is believed (addresses or networks):
-    # the client address that signup and login limits count by comes from them.
-    trusted_proxies: tuple[str, ...] = ("127.0.0.1", "::1")
-    # Media
-    media_dir: Path = field(default_factory=lambda: default_var_dir() / "media")
-    max_upload_bytes: int = 5 * 1024 * 1024
-    # Abuse limits
-    max_body_bytes: int = 64 * 1024
-    signup_ip_per_hour: int = 20
-    signup_global_per_hour: int = 1000
-    login_attempts_per_15min: int = 10
-    # Retention (days)
-    unconfirmed_days: int = 7
-    unsubscribed_days: int = 30
-    bounced_days: int = 90
-    mail_log_days: int = 30  # finished rows of the transactional mail queue
-    outbox_keep_days: int = 7  # .eml files of the outbox transport (development)
-    log_level: str = "INFO"
+    env: str = field(
+        default="development",
+        metadata=doc(
+            "INNAN_ENV",
+            BASICS,
+            "`development`, `test` or `production`. In production the service refuses to start "
+            "without `INNAN_SECRET_KEY` or with an `INNAN_BASE_URL` that is not https.",
+            example="production",
+        ),
+    )
+    var_dir: Path = field(
+        default_factory=default_var_dir,
+        metadata=doc(
+            "INNAN_VAR_DIR",
+            BASICS,
+            "Directory for run-time data: the SQLite database, the outbox, uploaded images, "
+            "the import reject files (`imports/`) and, in development, the generated "
+            "`secret_key`. Set it for a real deployment.",
+            shown_default="`./var` of the working directory",
+            example="/var/lib/innanforskapet",
+        ),
+    )
+    database_url: str = field(
+        default="",
+        metadata=doc(
+            "INNAN_DATABASE_URL",
+            BASICS,
+            "`sqlite+aiosqlite:///PATH` or `postgresql+asyncpg://user:password@host:5432/db`; "
+            "`sqlite://`, `postgresql://` and `postgres://` are accepted and rewritten to "
+            "these drivers.",
+            shown_default="`sqlite+aiosqlite:///INNAN_VAR_DIR/innanforskapet.db`",
+            example="postgresql+asyncpg://innanforskapet@127.0.0.1:5432/innanforskapet",
+        ),
+    )
+    base_url: str = field(
+        default="http://127.0.0.1:8000",
+        metadata=doc(
+            "INNAN_BASE_URL",
+            BASICS,
+            "Public address of the service (absolute http(s), no query), used in every link in "
+            "mails, feeds and pages. Cookies are `Secure` when it is https; production "
+            "requires https.",
+            example="https://nyhetsbrev.example.se",
+        ),
+    )
+    secret_key: str = field(
+        default="",
+        metadata=doc(
+            "INNAN_SECRET_KEY",
+            BASICS,
+            "At least 32 characters. Signs every link in mails and the CSRF tokens, and keys "
+            "the hashes of suppressed addresses: **keep it stable**, and keep it with the "
+            "backups. REQUIRED in production; make one with "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`.",
+            shown_default="generated once into `INNAN_VAR_DIR/secret_key` (not in production)",
+        ),
+    )
+    host: str = field(
+        default="127.0.0.1",
+        metadata=doc(
+            "INNAN_HOST",
+            BASICS,
+            "Address `innanforskapet serve` listens on (`serve --host` overrides it).",
+        ),
+    )
+    port: int = field(
+        default=8000,
+        metadata=doc(
+            "INNAN_PORT",
+            BASICS,
+            "Port `innanforskapet serve` listens on (`serve --port` overrides it).",
+        ),
+    )
+    outbox_dir: Path = field(
+        default_factory=lambda: default_var_dir() / "outbox",
+        metadata=doc(
+            "INNAN_OUTBOX_DIR",
+            MAIL,
+            "Without `INNAN_SMTP_URL` every mail is written here as one `.eml` file instead of "
+            "being sent (the outbox transport, for development and trials).",
+            shown_default="`INNAN_VAR_DIR/outbox`",
+            example="/var/lib/innanforskapet/outbox",
+        ),
+    )
+    smtp_url: str | None = field(
+        default=None,
+        metadata=doc(
+            "INNAN_SMTP_URL",
+            MAIL,
+            "The mail server; setting it selects the SMTP transport: "
+            "`smtp://user:password@host:25` (no TLS), `smtp+starttls://…:587` (STARTTLS) or "
+            "`smtps://…:465` (TLS); user and password URL-encoded.",
+        ),
+    )
+    mail_from: str = field(
+        default="Innanförskapet <nyhetsbrev@innanforskapet.localhost>",
+        metadata=doc(
+            "INNAN_MAIL_FROM",
+            MAIL,
+            "From header of every mail, `Namn <adress@domän.se>`. Its domain is the mail domain: "
+            "Message-IDs, `List-Id` and, by default, the bounce and DKIM domains.",
+            example="Innanförskapet <nyhetsbrev@example.se>",
+        ),
+    )
+    reply_to: str | None = field(
+        default=None,
+        metadata=doc(
+            "INNAN_REPLY_TO",
+            MAIL,
+            "Reply-To header of every mail (an address like `INNAN_MAIL_FROM`).",
+        ),
+    )
+    bounce_domain: str | None = field(
+        default=None,
+        metadata=doc(
+            "INNAN_BOUNCE_DOMAIN",
+            BOUNCES,
+            "Domain of the VERP return path `bounce+<id>-<hmac>@domain` and of the "
+            "`unsubscribe@domain` mailto address; point its MX at `innanforskapet bounces "
+            "listen`, or collect its mail in the mailbox below.",
+            shown_default="the domain of `INNAN_MAIL_FROM`",
+        ),
+    )
+    smtp_pool_size: int = field(
+        default=4,
+        metadata=doc(
+            "INNAN_SMTP_POOL_SIZE",
+            SENDING,
+            "SMTP connections per worker process (one message at a time on each). This is the "
+            "worker's concurrency; there is no separate setting for it.",
+        ),
+    )
+    smtp_recycle_after: int = field(
+        default=500,
+        metadata=doc(
+            "INNAN_SMTP_RECYCLE_AFTER",
+            SENDING,
+            "Messages sent over one SMTP connection before it is closed and reopened.",
+        ),
+    )
+    smtp_timeout: float = field(
+        default=30.0,
+        metadata=doc(
+            "INNAN_SMTP_TIMEOUT",
+            SENDING,
+            "Seconds to wait for the mail server's answer to one SMTP command.",
+        ),
+    )
+    send_rate_per_second: float = field(
+        default=0.0,
+        metadata=doc(
+            "INNAN_SEND_RATE_PER_SECOND",
+            SENDING,
+            "Most messages per second, per worker process (a token bucket in each process); "
+            "`0` = unlimited.",
+        ),
+    )
+    send_rate_per_hour: int = field(
+        default=0,
+        metadata=doc(
+            "INNAN_SEND_RATE_PER_HOUR",
+            SENDING,
+            "Most messages per hour for the whole installation (a counter in the database that "
+            "every worker shares); `0` = unlimited.",
+        ),
+    )
+    send_max_attempts: int = field(
+        default=5,
+        metadata=doc(
+            "INNAN_SEND_MAX_ATTEMPTS",
+            SENDING,
+            "Attempts per recipient (and per single mail) on temporary failures (4xx, lost "
+            "connection) before it counts as failed; retries back off from 1 minute to 1 hour.",
+        ),
+    )
+    send_batch_size: int = field(
+        default=200,
+        metadata=doc(
+            "INNAN_SEND_BATCH_SIZE",
+            SENDING,
+            "Recipients a worker claims, and records the outcomes of, at a time.",
+        ),
+    )
+    dkim_selector: str | None = field(
+        default=None,
+        metadata=doc(
+            "INNAN_DKIM_SELECTOR",
+            DKIM,
+            "DKIM selector; set together with `INNAN_DKIM_KEY_FILE` (both or neither). With "
+            "both, every mail is signed.",
+        ),
+    )
+    dkim_domain: str | None = field(
+        default=None,
+        metadata=doc(
+            "INNAN_DKIM_DOMAIN",
+            DKIM,
+            "The `d=` domain of the DKIM signature.",
+            shown_default="the domain of `INNAN_MAIL_FROM`",
+        ),
+    )
+    dkim_key_file: Path | None = field(
+        default=None,
+        metadata=doc(
+            "INNAN_DKIM_KEY_FILE",
+            DKIM,
+            "PEM file with the DKIM private key; `innanforskapet check-config` tests that it "
+            "can sign.",
+        ),
+    )
+    run_workers: bool = field(
+        default=True,
+        metadata=doc(
+            "INNAN_RUN_WORKERS",
+            SENDING,
+            "Run a delivery worker and the scheduler inside `innanforskapet serve` (right for "
+            "one process on SQLite). Set `false` for web instances when separate "
+            "`innanforskapet worker` processes run (`serve --no-workers` does the same).",
+        ),
+    )
+    bounce_threshold: int = field(
+        default=1,
+        metadata=doc(
+            "INNAN_BOUNCE_THRESHOLD",
+            BOUNCES,
+            "Hard bounces after which a subscriber is marked bounced and the address "
+            "suppressed (an ARF complaint suppresses at once).",
+        ),
+    )
+    bounce_mailbox_url: str | None = field(
+        default=None,
+        metadata=doc(
+            "INNAN_BOUNCE_MAILBOX_URL",
+            BOUNCES,
+            "Mailbox that `innanforskapet bounces poll` (and the scheduler leader, every 5 "
+            "minutes) reads bounces from: `imaps://user:password@host:993/Folder` (folder "
+            "default `INBOX`), `imap://…` (143), `pop3s://user:password@host:995` or "
+            "`pop3://…` (110). User, password and folder are URL-encoded (`@` → `%40`, `/` → "
+            "`%2F`, `%` → `%25`; ASCII over IMAP). Certificates are verified against the "
+            "system's CAs (`SSL_CERT_FILE` names another file). `imap://` and `pop3://` "
+            "upgrade with STARTTLS/STLS before logging in. Unset: no polling.",
+        ),
+    )
+    bounce_mailbox_allow_plaintext: bool = field(
+        default=False,
+        metadata=doc(
+            "INNAN_BOUNCE_MAILBOX_ALLOW_PLAINTEXT",
+            BOUNCES,
+            "`true`: send the mailbox password in clear text to a server on another host that "
+            "offers no STARTTLS/STLS (only on a network you trust). Without it the password "
+            "goes in clear only to this machine (a loopback address), and otherwise nothing is "
+            "sent and the error says so.",
+        ),
+    )
+    org_name: str = field(
+        default="Samordningsförbundet i Halland",
+        metadata=doc(
+            "INNAN_ORG_NAME",
+            ORGANISATION,
+            "The sender's name in every mail footer and on the public pages.",
+        ),
+    )
+    org_address: str = field(
+        default="Storgatan 6, 302 43 Halmstad",
+        metadata=doc(
+            "INNAN_ORG_ADDRESS",
+            ORGANISATION,
+            "The sender's postal address in every mail footer and on the public pages.",
+        ),
+    )
+    privacy_url: str = field(
+        default="",
+        metadata=doc(
+            "INNAN_PRIVACY_URL",
+            ORGANISATION,
+            'Where "Behandling av personuppgifter" in every mail points (an absolute http(s) '
+            "URL), e.g. the förbund's own privacy page.",
+            shown_default="`/integritet` on this service",
+        ),
+    )
+    embed_origins: tuple[str, ...] = field(
+        default=(),
+        metadata=doc(
+            "INNAN_EMBED_ORIGINS",
+            WEB,
+            "Sites that may show the signup form `/prenumerera/inbaddning` in a frame: https "
+            "origins such as `https://www.example.se` (no path, no wildcard; http only for "
+            "localhost), separated by spaces or commas. They go into the form's "
+            "`Content-Security-Policy: frame-ancestors`.",
+            shown_default="empty: only this service itself",
+        ),
+    )
+    trusted_proxies: tuple[str, ...] = field(
+        default=("127.0.0.1", "::1"),
+        metadata=doc(
+            "INNAN_TRUSTED_PROXIES",
+            WEB,
+            "Reverse proxies (addresses or networks such as `10.0.0.0/8`, comma- or "
+            "space-separated) whose `X-Forwarded-For` and `X-Forwarded-Proto` `serve` believes; "
+            "the signup and login limits count clients by the address they give. Behind a "
+            "proxy elsewhere (another host, a container bridge) list it, or every client counts "
+            "as the proxy.",
+        ),
+    )
+    media_dir: Path = field(
+        default_factory=lambda: default_var_dir() / "media",
+        metadata=doc(
+            "INNAN_MEDIA_DIR",
+            WEB,
+            "Uploaded images, stored once as `<sha256>.<ext>` and served at `/media/<file>`.",
+            shown_default="`INNAN_VAR_DIR/media`",
+            example="/var/lib/innanforskapet/media",
+        ),
+    )
+    max_upload_bytes: int = field(
+        default=5 * 1024 * 1024,
+        metadata=doc(
+            "INNAN_MAX_UPLOAD_BYTES",
+            WEB,
+            "Largest image upload in bytes (5 MiB; at least 1024).",
+        ),
+    )
+    max_body_bytes: int = field(
+        default=64 * 1024,
+        metadata=doc(
+            "INNAN_MAX_BODY_BYTES",
+            LIMITS,
+            "Largest request body in bytes for forms and the JSON API (image uploads and CSV "
+            "imports have their own limits); a larger one gets 413.",
+        ),
+    )
+    signup_ip_per_hour: int = field(
+        default=20,
+        metadata=doc(
+            "INNAN_SIGNUP_IP_PER_HOUR",
+            LIMITS,
+            "Signup POSTs per client address per hour; beyond that a Swedish 429 page.",
+        ),
+    )
+    signup_global_per_hour: int = field(
+        default=1000,
+        metadata=doc(
+            "INNAN_SIGNUP_GLOBAL_PER_HOUR",
+            LIMITS,
+            "Signup POSTs per hour in total.",
+        ),
+    )
+    login_attempts_per_15min: int = field(
+        default=10,
+        metadata=doc(
+            "INNAN_LOGIN_ATTEMPTS_PER_15MIN",
+            LIMITS,
+            "Failed editor logins per address and client address in 15 minutes, and three "
+            "times that per client address over all addresses (an IPv6 client counts as its "
+            "/64); beyond that 429, even with the right password.",
+        ),
+    )
+    unconfirmed_days: int = field(
+        default=7,
+        metadata=doc(
+            "INNAN_UNCONFIRMED_DAYS",
+            RETENTION,
+            "Confirmation links are valid this long, and unconfirmed signups older than this "
+            "are deleted.",
+        ),
+    )
+    unsubscribed_days: int = field(
+        default=30,
+        metadata=doc(
+            "INNAN_UNSUBSCRIBED_DAYS",
+            RETENTION,
+            "People unsubscribed from everything this long are deleted; their address stays "
+            "only as a keyed hash in the suppression list (reason `unsubscribed`), so an "
+            "import cannot mail them again by accident.",
+        ),
+    )
+    bounced_days: int = field(
+        default=90,
+        metadata=doc(
+            "INNAN_BOUNCED_DAYS",
+            RETENTION,
+            "Likewise for bounced addresses (reason `bounced`).",
+        ),
+    )
+    mail_log_days: int = field(
+        default=30,
+        metadata=doc(
+            "INNAN_MAIL_LOG_DAYS",
+            RETENTION,
+            "Sent or given-up single mails (confirmations, links, test sends) stay on "
+            '"Utgående e-post" this long, then their rows are deleted.',
+        ),
+    )
+    outbox_keep_days: int = field(
+        default=7,
+        metadata=doc(
+            "INNAN_OUTBOX_KEEP_DAYS",
+            RETENTION,
+            "With the outbox transport, `.eml` files older than this are deleted.",
+        ),
+    )
+    log_level: str = field(
+        default="INFO",
+        metadata=doc(
+            "INNAN_LOG_LEVEL",
+            BASICS,
+            "`DEBUG`, `INFO`, `WARNING` or `ERROR`: the level of the web server's (uvicorn's) "
+            "log lines in `innanforskapet serve`. The service's own messages (scheduler, "
+            "workers, bounces) are logged from INFO up whatever this says.",
+        ),
+    )
 
     @property
     def is_production(self) -> bool:
@@ -291,19 +695,91 @@ def _load_or_create_secret(var_dir: Path) -> str:
     return secret
 
 
+def documented() -> tuple[tuple[Field[object], SettingDoc], ...]:
+    """Every ``Settings`` field with its :class:`SettingDoc`, in declaration order."""
+    found: list[tuple[Field[object], SettingDoc]] = []
+    for f in fields(Settings):
+        doc = f.metadata.get("doc")
+        if not isinstance(doc, SettingDoc):
+            raise TypeError(f"Settings.{f.name} has no metadata=doc(...)")
+        found.append((f, doc))
+    return tuple(found)
+
+
+def env_text(value: object) -> str:
+    """``value`` as it is written in the environment (``true``, ``30``, ``a,b``, empty)."""
+    if value is None or value is MISSING:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, tuple):
+        return ",".join(str(item) for item in value)
+    return str(value)
+
+
+class _Reader:
+    """Reads a setting by its field name; variable and default come from the field."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        # Not documented(): a field merged without its doc(...) must not stop start-up;
+        # tests/ops/test_docs.py fails for it instead.
+        self.fields = {
+            f.name: (f, doc)
+            for f in fields(Settings)
+            if isinstance(doc := f.metadata.get("doc"), SettingDoc)
+        }
+
+    def variable(self, attribute: str) -> str:
+        return self.fields[attribute][1].variable
+
+    def default(self, attribute: str) -> object:
+        """The field's own default (``MISSING`` for one computed at start-up)."""
+        return self.fields[attribute][0].default
+
+    def text(self, attribute: str, default: str | None = None) -> str:
+        if default is None:
+            default = env_text(self.default(attribute))
+        return _str(self.env, self.variable(attribute), default)
+
+    def optional(self, attribute: str) -> str | None:
+        return _opt(self.env, self.variable(attribute))
+
+    def whole(self, attribute: str, minimum: int = 0) -> int:
+        default = self.default(attribute)
+        if not isinstance(default, int) or isinstance(default, bool):
+            raise TypeError(f"Settings.{attribute} has no whole-number default")
+        return _int(self.env, self.variable(attribute), default, minimum=minimum)
+
+    def number(self, attribute: str) -> float:
+        default = self.default(attribute)
+        if not isinstance(default, float):
+            raise TypeError(f"Settings.{attribute} has no float default")
+        return _float(self.env, self.variable(attribute), default)
+
+    def flag(self, attribute: str) -> bool:
+        default = self.default(attribute)
+        if not isinstance(default, bool):
+            raise TypeError(f"Settings.{attribute} has no true/false default")
+        return _bool(self.env, self.variable(attribute), default)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Build :class:`Settings` from ``env`` (default: ``os.environ``)."""
     env = os.environ if env is None else env
-    mode = _str(env, "INNAN_ENV", "development").lower()
+    read = _Reader(env)
+    mode = read.text("env").lower()
     if mode not in ENVIRONMENTS:
         raise SettingsError(f"INNAN_ENV must be one of {', '.join(ENVIRONMENTS)}, got {mode!r}")
-    var_dir = Path(_str(env, "INNAN_VAR_DIR", str(default_var_dir())))
+    var_dir = Path(read.text("var_dir", str(default_var_dir())))
     database_url = _database_url(
         "INNAN_DATABASE_URL",
-        _str(env, "INNAN_DATABASE_URL", f"sqlite+aiosqlite:///{var_dir / 'innanforskapet.db'}"),
+        read.text("database_url", f"sqlite+aiosqlite:///{var_dir / 'innanforskapet.db'}"),
     )
-    base_url = _http_url("INNAN_BASE_URL", _str(env, "INNAN_BASE_URL", "http://127.0.0.1:8000"))
-    secret_key = _str(env, "INNAN_SECRET_KEY", "")
+    base_url = _http_url("INNAN_BASE_URL", read.text("base_url"))
+    secret_key = read.text("secret_key")
     if not secret_key:
         if mode == "production":
             raise SettingsError(
@@ -316,20 +792,20 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if mode == "production" and not base_url.startswith("https://"):
         raise SettingsError("INNAN_BASE_URL must use https:// when INNAN_ENV=production")
 
-    dkim_key = _opt(env, "INNAN_DKIM_KEY_FILE")
-    dkim_selector = _opt(env, "INNAN_DKIM_SELECTOR")
-    dkim_domain = _opt(env, "INNAN_DKIM_DOMAIN")
+    dkim_key = read.optional("dkim_key_file")
+    dkim_selector = read.optional("dkim_selector")
+    dkim_domain = read.optional("dkim_domain")
     if any((dkim_key, dkim_selector)) and not all((dkim_key, dkim_selector)):
         raise SettingsError(
             "INNAN_DKIM_SELECTOR and INNAN_DKIM_KEY_FILE must be set together (or neither)"
         )
-    reply_to = _opt(env, "INNAN_REPLY_TO")
+    reply_to = read.optional("reply_to")
     if reply_to is not None:
         _mail_from("INNAN_REPLY_TO", reply_to)
-    privacy_url = _str(env, "INNAN_PRIVACY_URL", "")
+    privacy_url = read.text("privacy_url")
     if privacy_url:
         privacy_url = _http_url("INNAN_PRIVACY_URL", privacy_url)
-    log_level = _str(env, "INNAN_LOG_LEVEL", "INFO").upper()
+    log_level = read.text("log_level").upper()
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise SettingsError(
             f"INNAN_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {log_level!r}"
@@ -341,47 +817,42 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         database_url=database_url,
         base_url=base_url,
         secret_key=secret_key,
-        host=_str(env, "INNAN_HOST", "127.0.0.1"),
-        port=_int(env, "INNAN_PORT", 8000, minimum=1),
-        outbox_dir=Path(_str(env, "INNAN_OUTBOX_DIR", str(var_dir / "outbox"))),
-        smtp_url=_smtp_url("INNAN_SMTP_URL", _opt(env, "INNAN_SMTP_URL")),
-        mail_from=_mail_from(
-            "INNAN_MAIL_FROM",
-            _str(env, "INNAN_MAIL_FROM", "Innanförskapet <nyhetsbrev@innanforskapet.localhost>"),
-        ),
+        host=read.text("host"),
+        port=read.whole("port", minimum=1),
+        outbox_dir=Path(read.text("outbox_dir", str(var_dir / "outbox"))),
+        smtp_url=_smtp_url("INNAN_SMTP_URL", read.optional("smtp_url")),
+        mail_from=_mail_from("INNAN_MAIL_FROM", read.text("mail_from")),
         reply_to=reply_to,
-        bounce_domain=_opt(env, "INNAN_BOUNCE_DOMAIN"),
-        smtp_pool_size=_int(env, "INNAN_SMTP_POOL_SIZE", 4, minimum=1),
-        smtp_recycle_after=_int(env, "INNAN_SMTP_RECYCLE_AFTER", 500, minimum=1),
-        smtp_timeout=_float(env, "INNAN_SMTP_TIMEOUT", 30.0),
-        send_rate_per_second=_float(env, "INNAN_SEND_RATE_PER_SECOND", 0.0),
-        send_rate_per_hour=_int(env, "INNAN_SEND_RATE_PER_HOUR", 0),
-        send_max_attempts=_int(env, "INNAN_SEND_MAX_ATTEMPTS", 5, minimum=1),
-        send_batch_size=_int(env, "INNAN_SEND_BATCH_SIZE", 200, minimum=1),
+        bounce_domain=read.optional("bounce_domain"),
+        smtp_pool_size=read.whole("smtp_pool_size", minimum=1),
+        smtp_recycle_after=read.whole("smtp_recycle_after", minimum=1),
+        smtp_timeout=read.number("smtp_timeout"),
+        send_rate_per_second=read.number("send_rate_per_second"),
+        send_rate_per_hour=read.whole("send_rate_per_hour"),
+        send_max_attempts=read.whole("send_max_attempts", minimum=1),
+        send_batch_size=read.whole("send_batch_size", minimum=1),
         dkim_selector=dkim_selector,
         dkim_domain=dkim_domain,
         dkim_key_file=Path(dkim_key) if dkim_key else None,
-        run_workers=_bool(env, "INNAN_RUN_WORKERS", True),
-        bounce_threshold=_int(env, "INNAN_BOUNCE_THRESHOLD", 1, minimum=1),
-        bounce_mailbox_url=_opt(env, "INNAN_BOUNCE_MAILBOX_URL"),
-        bounce_mailbox_allow_plaintext=_bool(env, "INNAN_BOUNCE_MAILBOX_ALLOW_PLAINTEXT", False),
-        org_name=_str(env, "INNAN_ORG_NAME", "Samordningsförbundet i Halland"),
-        org_address=_str(env, "INNAN_ORG_ADDRESS", "Storgatan 6, 302 43 Halmstad"),
+        run_workers=read.flag("run_workers"),
+        bounce_threshold=read.whole("bounce_threshold", minimum=1),
+        bounce_mailbox_url=read.optional("bounce_mailbox_url"),
+        bounce_mailbox_allow_plaintext=read.flag("bounce_mailbox_allow_plaintext"),
+        org_name=read.text("org_name"),
+        org_address=read.text("org_address"),
         privacy_url=privacy_url,
-        embed_origins=_origins("INNAN_EMBED_ORIGINS", _str(env, "INNAN_EMBED_ORIGINS", "")),
-        trusted_proxies=_networks(
-            "INNAN_TRUSTED_PROXIES", _str(env, "INNAN_TRUSTED_PROXIES", "127.0.0.1,::1")
-        ),
-        media_dir=Path(_str(env, "INNAN_MEDIA_DIR", str(var_dir / "media"))),
-        max_upload_bytes=_int(env, "INNAN_MAX_UPLOAD_BYTES", 5 * 1024 * 1024, minimum=1024),
-        max_body_bytes=_int(env, "INNAN_MAX_BODY_BYTES", 64 * 1024, minimum=1024),
-        signup_ip_per_hour=_int(env, "INNAN_SIGNUP_IP_PER_HOUR", 20, minimum=1),
-        signup_global_per_hour=_int(env, "INNAN_SIGNUP_GLOBAL_PER_HOUR", 1000, minimum=1),
-        login_attempts_per_15min=_int(env, "INNAN_LOGIN_ATTEMPTS_PER_15MIN", 10, minimum=1),
-        unconfirmed_days=_int(env, "INNAN_UNCONFIRMED_DAYS", 7, minimum=1),
-        unsubscribed_days=_int(env, "INNAN_UNSUBSCRIBED_DAYS", 30, minimum=1),
-        bounced_days=_int(env, "INNAN_BOUNCED_DAYS", 90, minimum=1),
-        mail_log_days=_int(env, "INNAN_MAIL_LOG_DAYS", 30, minimum=1),
-        outbox_keep_days=_int(env, "INNAN_OUTBOX_KEEP_DAYS", 7, minimum=1),
+        embed_origins=_origins("INNAN_EMBED_ORIGINS", read.text("embed_origins")),
+        trusted_proxies=_networks("INNAN_TRUSTED_PROXIES", read.text("trusted_proxies")),
+        media_dir=Path(read.text("media_dir", str(var_dir / "media"))),
+        max_upload_bytes=read.whole("max_upload_bytes", minimum=1024),
+        max_body_bytes=read.whole("max_body_bytes", minimum=1024),
+        signup_ip_per_hour=read.whole("signup_ip_per_hour", minimum=1),
+        signup_global_per_hour=read.whole("signup_global_per_hour", minimum=1),
+        login_attempts_per_15min=read.whole("login_attempts_per_15min", minimum=1),
+        unconfirmed_days=read.whole("unconfirmed_days", minimum=1),
+        unsubscribed_days=read.whole("unsubscribed_days", minimum=1),
+        bounced_days=read.whole("bounced_days", minimum=1),
+        mail_log_days=read.whole("mail_log_days", minimum=1),
+        outbox_keep_days=read.whole("outbox_keep_days", minimum=1),
         log_level=log_level,
     )
