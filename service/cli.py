@@ -18,6 +18,7 @@ from typing import TypeVar
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import service.models  # noqa: F401 - every model registered (foreign keys across domains)
 from service.db import create_engine, create_session_factory, session_scope
 from service.errors import DomainError
 from service.settings import Settings, SettingsError, load_settings

@@ -11,6 +11,7 @@ import importlib
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
+import service.models  # noqa: F401 - every model registered (foreign keys across domains)
 from service.settings import Settings
 
 DEMO_MODULES = (

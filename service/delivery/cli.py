@@ -131,6 +131,38 @@ def register(main: click.Group) -> None:
         else:
             click.echo(format_text(progress))
 
+    @issues.command("test-send")
+    @click.argument("slug")
+    @click.option(
+        "--to", "addresses", multiple=True, required=True, help="Recipient (repeatable, max 5)"
+    )
+    def test_send_command(slug: str, addresses: tuple[str, ...]) -> None:
+        """Send an issue as a test ("[TEST] " subject) through the mail queue, at once."""
+        from service.delivery.outbound import send_now
+        from service.issues.service import issue_by_slug
+        from service.issues.testsend import test_send
+        from service.mail.messages import MAIL_STATE_NAMES
+
+        settings = get_settings()
+
+        async def go(session: AsyncSession) -> list[int]:
+            issue = await issue_by_slug(session, slug)
+            rows = await test_send(session, settings, issue.id, list(addresses), actor="cli")
+            return [row.id for row in rows]
+
+        ids = run_in_session(settings, go)
+        rows = asyncio.run(send_now(settings, ids))
+        for row in rows:
+            if row.state == "sent":
+                click.echo(f"Provutskick skickat till {row.recipient}.")
+            else:
+                state = MAIL_STATE_NAMES.get(row.state, row.state)
+                click.echo(f"{row.recipient}: {state} ({row.last_reply or ''})", err=True)
+        if any(row.state == "failed" for row in rows):
+            sys.exit(1)
+        if settings.smtp_url is None:
+            click.echo(f"(Utkorgen: {settings.outbox_dir})")
+
     @main.command("worker")
     @click.option(
         "--lease-seconds",

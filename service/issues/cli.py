@@ -1,6 +1,6 @@
-"""``innanforskapet issues``: list, preview and test-send issues from the command line.
+"""``innanforskapet issues``: list and preview issues from the command line.
 
-The delivery domain adds ``send``/``status`` to the same group from its own module
+The delivery domain adds ``send``/``status``/``test-send`` to the same group from its own module
 (``main.commands["issues"]``).
 """
 
@@ -13,11 +13,10 @@ import click
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import service.models  # noqa: F401 - every model registered (foreign keys across domains)
-from service.errors import NotFound
+from service.issues import service as issues_service
 from service.issues.models import Issue
 from service.issues.render import RenderedIssue, render_issue
-from service.issues.testsend import PREVIEW_ADDRESS, sample_message_bytes, test_send
+from service.issues.testsend import PREVIEW_ADDRESS, sample_message_bytes
 from service.issues.testsend import preview as testsend_preview
 
 STATUS_LABELS = {
@@ -27,13 +26,6 @@ STATUS_LABELS = {
     "sent": "skickad",
     "cancelled": "avbruten",
 }
-
-
-async def _issue_id(session: AsyncSession, slug: str) -> int:
-    issue_id = await session.scalar(select(Issue.id).where(Issue.slug == slug.strip()))
-    if issue_id is None:
-        raise NotFound(f"Det finns inget nyhetsbrev med adressnamnet ”{slug}”.")
-    return int(issue_id)
 
 
 def register(main: click.Group) -> None:
@@ -93,7 +85,9 @@ def register(main: click.Group) -> None:
         settings = get_settings()
 
         async def go(session: AsyncSession) -> RenderedIssue:
-            return await render_issue(session, settings, await _issue_id(session, slug))
+            return await render_issue(
+                session, settings, (await issues_service.issue_by_slug(session, slug)).id
+            )
 
         rendered = run_in_session(settings, go)
         if fmt == "eml":
@@ -103,37 +97,3 @@ def register(main: click.Group) -> None:
             return
         shown = testsend_preview(settings, rendered)
         click.echo(shown.html if fmt == "html" else shown.text, nl=False)
-
-    @issues.command("test-send")
-    @click.argument("slug")
-    @click.option(
-        "--to", "addresses", multiple=True, required=True, help="Recipient (repeatable, max 5)"
-    )
-    def test_send_command(slug: str, addresses: tuple[str, ...]) -> None:
-        """Send an issue as a test ("[TEST] " subject) through the mail queue, at once."""
-        import asyncio
-
-        from service.cli import get_settings, run_in_session
-        from service.delivery.outbound import send_now
-        from service.mail.messages import MAIL_STATE_NAMES
-
-        settings = get_settings()
-
-        async def go(session: AsyncSession) -> list[int]:
-            rows = await test_send(
-                session, settings, await _issue_id(session, slug), list(addresses), actor="cli"
-            )
-            return [row.id for row in rows]
-
-        ids = run_in_session(settings, go)
-        rows = asyncio.run(send_now(settings, ids))
-        for row in rows:
-            if row.state == "sent":
-                click.echo(f"Provutskick skickat till {row.recipient}.")
-            else:
-                state = MAIL_STATE_NAMES.get(row.state, row.state)
-                click.echo(f"{row.recipient}: {state} ({row.last_reply or ''})", err=True)
-        if any(row.state == "failed" for row in rows):
-            sys.exit(1)
-        if settings.smtp_url is None:
-            click.echo(f"(Utkorgen: {settings.outbox_dir})")

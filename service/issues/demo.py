@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-import service.models  # noqa: F401 - every model registered (foreign keys across domains)
 from service.calendar.demo import AUGUST_2019_UIDS, KALENDARIUM
 from service.calendar.format import MONTHS, STOCKHOLM
 from service.calendar.models import CalendarItem

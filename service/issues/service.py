@@ -154,6 +154,14 @@ async def get_issue(session: AsyncSession, issue_id: int) -> Issue:
     return issue
 
 
+async def issue_by_slug(session: AsyncSession, slug: str) -> Issue:
+    """The issue with this slug (as typed on the command line), or NotFound in Swedish."""
+    issue = await session.scalar(select(Issue).where(Issue.slug == slug.strip()))
+    if issue is None:
+        raise NotFound(f"Det finns inget nyhetsbrev med adressnamnet ”{slug}”.")
+    return issue
+
+
 async def list_issues(session: AsyncSession) -> list[Issue]:
     stmt = select(Issue).order_by(Issue.issue_date.desc(), Issue.id.desc())
     return list((await session.execute(stmt)).scalars())
