@@ -29,6 +29,7 @@ from service.db import Base, BigId, UTCDateTime, utcnow
 # confirmed: has a seat; offered: a seat is held for a promoted person until offer_expires_at
 # waitlisted: confirmed the address, waits for a seat; full: no seat and no waitlist
 # cancelled: by the person, an editor, an expired offer or the event's cancellation
+# (confirming: only inside the transaction of a confirmation, never committed)
 REGISTRATION_STATES = ("pending", "confirmed", "offered", "waitlisted", "full", "cancelled")
 HOLDS_SEAT = ("confirmed", "offered")
 ACTIVE = ("confirmed", "offered", "waitlisted")
