@@ -102,6 +102,11 @@ def from_snapshot(data: dict[str, Any]) -> CalendarItem:
     )
 
 
+def is_gone(item: CalendarItem) -> bool:
+    """Whether ``item`` is the announced copy of a deleted calendar item."""
+    return not item.id
+
+
 async def item_of(session: AsyncSession, event: Event) -> CalendarItem | None:
     """The event's calendar item, or as it was announced once the item is deleted."""
     if event.calendar_item_id is not None:

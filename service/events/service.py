@@ -21,6 +21,8 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from service.calendar.format import STOCKHOLM, format_datetime, format_when
 from service.calendar.models import CalendarItem
@@ -162,7 +164,7 @@ def availability(event: Event, item: CalendarItem | None, now: datetime) -> Avai
     def shut(reason: str) -> Availability:
         return Availability(False, reason, left, event.waitlist, closes)
 
-    if item is None or event.calendar_item_id is None:
+    if item is None or event.calendar_item_id is None or mails.is_gone(item):
         return shut(MESSAGES["deleted"])
     if event.cancelled_at is not None:
         return shut(MESSAGES["cancelled"])
@@ -183,7 +185,7 @@ async def public_form(
     """What the registration page shows (it changes nothing)."""
     event = await get_event(session, event_id)
     item = await mails.item_of(session, event)
-    if item is None or event.calendar_item_id is None:
+    if item is None or event.calendar_item_id is None or mails.is_gone(item):
         raise NotFound(MESSAGES["deleted"])
     return PublicForm(
         event=event,
@@ -270,7 +272,16 @@ async def configure(
 # ---------------------------------------------------------------------- seats
 
 
+def _sync_seats(session: AsyncSession, event_id: int, seats: int | None) -> None:
+    """Tell a loaded Event object the counter the database now holds (the UPDATEs
+    below bypass the ORM, and an async session cannot lazy-load a stale attribute)."""
+    event = session.identity_map.get(identity_key(Event, event_id))
+    if event is not None and seats is not None:
+        set_committed_value(event, "seats_taken", seats)
+
+
 async def _take_seat(session: AsyncSession, event_id: int) -> bool:
+    """Take one seat if one is left (a conditional UPDATE of the event row)."""
     result = await session.execute(
         update(Event)
         .where(
@@ -278,18 +289,23 @@ async def _take_seat(session: AsyncSession, event_id: int) -> bool:
             (Event.capacity.is_(None)) | (Event.seats_taken < Event.capacity),
         )
         .values(seats_taken=Event.seats_taken + 1)
+        .returning(Event.seats_taken)
         .execution_options(synchronize_session=False)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    seats = result.scalar_one_or_none()
+    _sync_seats(session, event_id, seats)
+    return seats is not None
 
 
 async def _release_seat(session: AsyncSession, event_id: int) -> None:
-    await session.execute(
+    result = await session.execute(
         update(Event)
         .where(Event.id == event_id, Event.seats_taken > 0)
         .values(seats_taken=Event.seats_taken - 1)
+        .returning(Event.seats_taken)
         .execution_options(synchronize_session=False)
     )
+    _sync_seats(session, event_id, result.scalar_one_or_none())
 
 
 async def _move(
@@ -569,7 +585,7 @@ async def confirm(
         raise Gone(MESSAGES["deleted"])
     if registration.status != "pending":
         return await _outcome(session, settings, registration, event, item, already=True)
-    if event.calendar_item_id is None:
+    if event.calendar_item_id is None or mails.is_gone(item):
         raise Gone(MESSAGES["deleted"])
     if event.cancelled_at is not None:
         raise Gone(MESSAGES["cancelled"])
@@ -845,6 +861,7 @@ async def cancel_event(
         .values(seats_taken=0)
         .execution_options(synchronize_session=False)
     )
+    _sync_seats(session, event.id, 0)
     audit.record(session, actor, "event.cancel", "event", event.id, mails=sent)
     await session.flush()
     return sent

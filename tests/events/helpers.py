@@ -68,7 +68,8 @@ def form(address: str, **values: Any) -> RegistrationForm:
     values.setdefault("name", "Anna Andersson")
     values.setdefault("organisation", "Region Halland")
     values.setdefault("answers", {"workshop": "A", "dagar": ["Dag 1"]})
-    return RegistrationForm(email=address, consent=True, **values)
+    values.setdefault("consent", True)
+    return RegistrationForm(email=address, **values)
 
 
 async def queued(session: AsyncSession, kind: str | None = None) -> list[QueuedMail]:
