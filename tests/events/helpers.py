@@ -19,7 +19,7 @@ from service.calendar.models import CalendarItem
 from service.db import utcnow
 from service.events import service as events
 from service.events.forms import Question, RegistrationForm, RegistrationSettings
-from service.events.models import Event
+from service.events.models import Event, Registration
 from service.mail.models import QueuedMail
 from service.settings import Settings
 
@@ -109,3 +109,29 @@ def token_in(text: str, prefix: str) -> str:
     found = re.search(r"http://testserver\.local" + re.escape(prefix) + r"([^\s<>\"]+)", text)
     assert found, f"no link to {prefix} in:\n{text}"
     return found.group(1)
+
+
+async def add_registration(
+    session: AsyncSession, event: Event, address: str, status: str = "confirmed", **values: Any
+) -> Registration:
+    """A registration in ``status`` as if the person had confirmed (seat taken if held)."""
+    now = utcnow()
+    if status in ("confirmed", "offered"):
+        assert await events._take_seat(session, event.id)
+    values.setdefault("name", address.split("@")[0].title())
+    registration = Registration(
+        event_id=event.id,
+        email=address,
+        status=status,
+        confirmed_at=now,
+        waitlisted_at=now if status == "waitlisted" else None,
+        **values,
+    )
+    session.add(registration)
+    await session.flush()
+    return registration
+
+
+def message_of(row: QueuedMail) -> EmailMessage:
+    assert row.message is not None
+    return parse(row.message)
