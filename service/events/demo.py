@@ -120,7 +120,10 @@ async def load(session: AsyncSession, settings: Settings) -> list[str]:
     days = CONFERENCE_QUESTIONS[0].options
     workshops = CONFERENCE_QUESTIONS[1].options
     for n, row in enumerate(PEOPLE):
-        answers = {"dagar": days if n % 2 == 0 else days[1:], "workshop": workshops[n % 3]}
+        answers: dict[str, object] = {
+            "dagar": days if n % 2 == 0 else days[1:],
+            "workshop": workshops[n % 3],
+        }
         registration = _person(event.id, row, answers, now)
         if row[4] == "confirmed":
             await events._take_seat(session, event.id)
