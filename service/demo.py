@@ -17,6 +17,7 @@ from service.settings import Settings
 DEMO_MODULES = (
     "subscribers.demo",
     "service.calendar.demo",
+    "service.events.demo",
     "service.issues.demo",
 )
 

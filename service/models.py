@@ -5,6 +5,7 @@ from service.core.models import AuditEntry, HttpSession, KeyValue, RateCounter
 from service.db import Base
 from service.delivery.models import BounceEvent, Delivery, WorkerHeartbeat
 from service.editor.models import ApiToken, Editor, PasswordLink
+from service.events.models import Event, EventConsentText, Registration
 from service.issues.models import Block, Issue, IssueList
 from service.mail.models import QueuedMail
 from service.media.models import MediaFile
@@ -30,6 +31,8 @@ __all__ = [
     "ConsentText",
     "Delivery",
     "Editor",
+    "Event",
+    "EventConsentText",
     "HttpSession",
     "Issue",
     "IssueList",
@@ -39,6 +42,7 @@ __all__ = [
     "PasswordLink",
     "QueuedMail",
     "RateCounter",
+    "Registration",
     "Subscriber",
     "Subscription",
     "Suppression",

@@ -7,9 +7,12 @@ Each entry names a :class:`subscribers.privacy.PersonalData` holder as
 run happens (``subscribers.privacy.load_holders``), so importing this module imports
 no domain, and the subscribers domain never imports the domains that hold data about
 its people. A domain that starts storing personal data (e.g. event registrations)
-adds its holder here.
+adds its holder here (as ``service.events`` did for event registrations).
 """
 
 from __future__ import annotations
 
-HOLDERS: tuple[str, ...] = ("service.delivery.privacy:RECORDS",)
+HOLDERS: tuple[str, ...] = (
+    "service.delivery.privacy:RECORDS",
+    "service.events.privacy:RECORDS",
+)

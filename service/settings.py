@@ -438,6 +438,22 @@ class Settings:
             "Signup POSTs per hour in total.",
         ),
     )
+    registration_ip_per_hour: int = field(
+        default=20,
+        metadata=doc(
+            "INNAN_REGISTRATION_IP_PER_HOUR",
+            LIMITS,
+            "Event registrations (anmälan) per client address per hour; beyond that 429.",
+        ),
+    )
+    registration_global_per_hour: int = field(
+        default=1000,
+        metadata=doc(
+            "INNAN_REGISTRATION_GLOBAL_PER_HOUR",
+            LIMITS,
+            "Event registrations per hour in total, over all events.",
+        ),
+    )
     login_attempts_per_15min: int = field(
         default=10,
         metadata=doc(
@@ -848,6 +864,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_body_bytes=read.whole("max_body_bytes", minimum=1024),
         signup_ip_per_hour=read.whole("signup_ip_per_hour", minimum=1),
         signup_global_per_hour=read.whole("signup_global_per_hour", minimum=1),
+        registration_ip_per_hour=read.whole("registration_ip_per_hour", minimum=1),
+        registration_global_per_hour=read.whole("registration_global_per_hour", minimum=1),
         login_attempts_per_15min=read.whole("login_attempts_per_15min", minimum=1),
         unconfirmed_days=read.whole("unconfirmed_days", minimum=1),
         unsubscribed_days=read.whole("unsubscribed_days", minimum=1),

@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 # module does not import the domains that compose).
 COMPOSERS: dict[str, str] = {
     "confirm": "subscribers.signup:process_signup",
+    "registration-confirm": "service.events.mails:compose_confirm",
 }
 
 CLAIM_SIZE = 50

@@ -7,7 +7,10 @@ APScheduler (in-memory job store: the due time lives on the issue, ``Issue.sched
 which is the truth, so a send that fell due while nothing ran starts at the first tick):
 
 * due sends every 10 s (``service.delivery.service.start_due``),
-* retention daily (``subscribers.service.run_retention``),
+* retention daily (``subscribers.service.run_retention``, and the events domain's
+  ``service.events.jobs.erase_expired``),
+* event registration every 5 min (``service.events.jobs.run_periodic``: update mails
+  for changed items, expired offers, reminders),
 * hourly clean-up of expired HTTP sessions, old rate counters, dead worker heartbeats
   finished mail-queue rows older than ``INNAN_MAIL_LOG_DAYS`` and, with the outbox
   transport, outbox files older than ``INNAN_OUTBOX_KEEP_DAYS``,
@@ -76,6 +79,25 @@ class Scheduler:
             await run_retention(session, self.settings)
 
         await self._in_session(job)
+        await self.events_retention()
+
+    async def events_retention(self) -> None:
+        from service.events.jobs import erase_expired
+
+        async def job(session: AsyncSession) -> None:
+            await erase_expired(session, self.settings)
+
+        await self._in_session(job)
+
+    async def events(self) -> None:
+        from service.events.jobs import run_periodic
+
+        async def job(session: AsyncSession) -> None:
+            done = await run_periodic(session, self.settings)
+            if any(done.values()):
+                log.info("event registration jobs: %s", done)
+
+        await self._in_session(job)
 
     async def cleanup(self) -> None:
         from service.core.models import HttpSession
@@ -118,6 +140,9 @@ class Scheduler:
         )
         scheduler.add_job(
             self.retention, "interval", hours=24, next_run_time=now + timedelta(minutes=1), **common
+        )
+        scheduler.add_job(
+            self.events, "interval", minutes=5, next_run_time=now + timedelta(seconds=30), **common
         )
         scheduler.add_job(
             self.cleanup, "interval", hours=1, next_run_time=now + timedelta(minutes=2), **common

@@ -18,4 +18,12 @@ MAIL_KIND_NAMES = {
     "change-email": "Bekräftelse av ny adress",
     "password-link": "Lösenordslänk till redaktör",
     "test-send": "Provutskick",
+    "registration-confirm": "Bekräftelse av anmälan",
+    "registration-confirmed": "Anmälan bekräftad",
+    "registration-waitlisted": "Plats på reservlistan",
+    "registration-offer": "Erbjudande om plats",
+    "registration-update": "Ändrat evenemang",
+    "registration-cancelled": "Avbokning",
+    "registration-reminder": "Påminnelse om evenemang",
+    "event-info": "Information till deltagare",
 }

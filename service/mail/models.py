@@ -57,6 +57,9 @@ class QueuedMail(Base):
     issue_id: Mapped[int | None] = mapped_column(
         ForeignKey("issues.id", ondelete="CASCADE"), nullable=True, index=True
     )
+    # What else the mail belongs to, as "<domain>:<id>[:...]" (e.g. an event's
+    # registration, or one information mail to all of an event's attendees).
+    reference: Mapped[str | None] = mapped_column(String(120), nullable=True, index=True)
     message: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     state: Mapped[str] = mapped_column(String(16), default="queued")

@@ -56,6 +56,7 @@ def enqueue(
     subscriber_id: int | None = None,
     editor_id: int | None = None,
     issue_id: int | None = None,
+    reference: str | None = None,
     now: datetime | None = None,
 ) -> QueuedMail:
     """Queue a built message (sent after the caller commits). Its ``To`` is the recipient."""
@@ -68,6 +69,7 @@ def enqueue(
         subscriber_id=subscriber_id,
         editor_id=editor_id,
         issue_id=issue_id,
+        reference=reference,
         now=now,
     )
 
@@ -82,6 +84,7 @@ def enqueue_bytes(
     subscriber_id: int | None = None,
     editor_id: int | None = None,
     issue_id: int | None = None,
+    reference: str | None = None,
     now: datetime | None = None,
 ) -> QueuedMail:
     """Queue a serialised message (CRLF, unsigned) for ``recipient``."""
@@ -93,6 +96,7 @@ def enqueue_bytes(
         subscriber_id=subscriber_id,
         editor_id=editor_id,
         issue_id=issue_id,
+        reference=reference,
         message=message,
         state="queued",
         attempts=0,
@@ -109,6 +113,7 @@ def enqueue_composed(
     kind: str,
     recipient: str,
     payload: dict[str, Any],
+    reference: str | None = None,
     now: datetime | None = None,
 ) -> QueuedMail:
     """Queue work for the composer registered for ``kind`` (it builds the mail later)."""
@@ -117,6 +122,7 @@ def enqueue_composed(
         kind=kind,
         recipient=recipient,
         payload=payload,
+        reference=reference,
         state="queued",
         attempts=0,
         created_at=now,
