@@ -25,10 +25,10 @@ from litestar.types import ExceptionHandlersMap
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import api
-from service.calendar.format import local
+from service.calendar.format import STOCKHOLM, local
 from service.core import csvsafe
 from service.delivery import service as delivery
-from service.delivery.cli import STATE_NAMES, STOCKHOLM
+from service.delivery.messages import STATE_NAMES
 from service.delivery.runner import in_app
 from service.editor.auth import LOGIN_REDIRECT, actor_of, api_guard, current_editor, editor_guard
 from service.errors import NotFound, ValidationFailed
@@ -44,24 +44,6 @@ TO_LOGIN = cast(ExceptionHandlersMap, LOGIN_REDIRECT)
 
 async def _actor(request: Request[Any, Any, Any], db: AsyncSession) -> str:
     return actor_of(current_editor(request))
-
-
-def parse_at(raw: str | None) -> datetime | None:
-    """Form/API time: ISO, no zone = Europe/Stockholm, past = now (None)."""
-    if raw is None or not str(raw).strip():
-        return None
-    from service.db import utcnow
-
-    try:
-        at = datetime.fromisoformat(str(raw).strip())
-    except ValueError:
-        raise ValidationFailed(
-            "Tidpunkten kunde inte läsas. Ange datum och klockslag, t.ex. 2026-12-01 08:00.",
-            fields={"at": "ogiltig tidpunkt"},
-        ) from None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=STOCKHOLM)
-    return None if at <= utcnow() else at
 
 
 async def _page(db: AsyncSession, issue_id: int, *, error: str = "", status: int = 200) -> Template:
@@ -116,19 +98,14 @@ async def delivery_csv(db: Db, issue_id: FromPath[int]) -> Response[str]:
 
 
 async def _form_action(
-    request: Request[Any, Any, Any], db: AsyncSession, issue_id: int, action: str
+    request: Request[Any, Any, Any], db: AsyncSession, issue_id: int, action: delivery.Action
 ) -> Template | Redirect:
-    settings = settings_of(request)
     actor = await _actor(request, db)
     data = await request.form()
     try:
-        if action == "send":
-            at = parse_at(str(data.get("at") or ""))
-            await delivery.start_send(db, settings, issue_id, at=at, actor=actor)
-        elif action == "cancel":
-            await delivery.cancel(db, issue_id, actor=actor)
-        else:
-            await delivery.set_paused(db, issue_id, action == "pause", actor=actor)
+        await delivery.run_action(
+            db, settings_of(request), issue_id, action, actor=actor, at=str(data.get("at") or "")
+        )
     except ValidationFailed as exc:
         await db.rollback()
         return await _page(db, issue_id, error=exc.message, status=422)
@@ -136,7 +113,12 @@ async def _form_action(
 
 
 # The delivery page's forms post to /leverans/<Swedish verb>.
-FORM_ACTIONS = {"skicka": "send", "avbryt": "cancel", "pausa": "pause", "ateruppta": "resume"}
+FORM_ACTIONS: dict[str, delivery.Action] = {
+    "skicka": "send",
+    "avbryt": "cancel",
+    "pausa": "pause",
+    "ateruppta": "resume",
+}
 
 
 @post(
@@ -246,18 +228,11 @@ async def _api(
     request: Request[Any, Any, Any],
     db: AsyncSession,
     issue_id: int,
-    action: str,
+    action: delivery.Action,
     at: str | None = None,
 ) -> DeliveryOut:
-    settings = settings_of(request)
     actor = await _actor(request, db)
-    if action == "send":
-        await delivery.start_send(db, settings, issue_id, at=parse_at(at), actor=actor)
-    elif action == "cancel":
-        await delivery.cancel(db, issue_id, actor=actor)
-    else:
-        await delivery.set_paused(db, issue_id, action == "pause", actor=actor)
-    await db.flush()
+    await delivery.run_action(db, settings_of(request), issue_id, action, actor=actor, at=at)
     return DeliveryOut.of(await delivery.progress(db, issue_id))
 
 
