@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
-from litestar import HttpMethod, Request, Response, get, post, route
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -28,15 +26,14 @@ from archive.cache import Cached, Fingerprint, PublicCache
 from archive.feeds import CachedBody
 from service import api
 from service.calendar import format as fmt
+from service.db import session_scope
 from service.editor.auth import api_guard, current_editor, editor_guard
 from service.errors import NotFound
 from service.issues.urls import archive_path, archive_url
 from service.settings import Settings
-from service.web import Contribution, session_factory_of, settings_of
+from service.web import Contribution, conditional, public_get, session_factory_of, settings_of
 
 Db = NamedDependency[AsyncSession]
-# Public GETs need no session and no CSRF cookie: no database write, no cookie per reader.
-PUBLIC = {"skip_session": True, "exclude_from_csrf": True}
 PUBLIC_CACHE = "public, max-age=300"
 INDEX_CACHE = "public, max-age=60"
 FEED_CACHE = "public, max-age=300"
@@ -44,63 +41,6 @@ HTML_TYPE = "text/html"
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 ICS_TYPE = "text/calendar"  # Litestar adds "; charset=utf-8" to text/* types
-
-
-# --- conditional GET -------------------------------------------------------------
-
-
-def public_get(path: str) -> route:
-    """A public read: GET and HEAD (uvicorn sends HEAD's headers without the body)."""
-    return route(
-        path, http_method=[HttpMethod.GET, HttpMethod.HEAD], include_in_schema=False, opt=PUBLIC
-    )
-
-
-def _http_date(moment: datetime) -> str:
-    return format_datetime(moment.replace(microsecond=0), usegmt=True)
-
-
-def not_modified(request: Request[Any, Any, Any], etag: str, last_modified: datetime) -> bool:
-    """True when the client's copy is current (If-None-Match wins over If-Modified-Since)."""
-    inm = request.headers.get("if-none-match")
-    if inm is not None:
-        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
-        return "*" in tags or etag in tags
-    ims = request.headers.get("if-modified-since")
-    if ims:
-        try:
-            since = parsedate_to_datetime(ims)
-        except (TypeError, ValueError, IndexError):
-            return False
-        if since.tzinfo is None:
-            return False
-        return last_modified.replace(microsecond=0) <= since
-    return False
-
-
-def _headers(etag: str, last_modified: datetime, cache: str) -> dict[str, str]:
-    return {
-        "ETag": etag,
-        "Last-Modified": _http_date(last_modified),
-        "Cache-Control": cache,
-        "Vary": "Accept-Encoding",
-    }
-
-
-def conditional(
-    request: Request[Any, Any, Any],
-    body: bytes,
-    *,
-    etag: str,
-    last_modified: datetime,
-    media_type: str,
-    cache: str = FEED_CACHE,
-    extra: dict[str, str] | None = None,
-) -> Response[bytes]:
-    headers = _headers(etag, last_modified, cache) | (extra or {})
-    if not_modified(request, etag, last_modified):
-        return Response(b"", status_code=304, headers=headers, media_type=media_type)
-    return Response(body, headers=headers, media_type=media_type)
 
 
 def _positive_int(raw: str | None, default: int = 1) -> int:
@@ -151,9 +91,10 @@ async def serve_public(
     fingerprint = await public.fingerprint(request.app.state.engine)
     found = public.get(key, fingerprint) if key else None
     if found is None:
-        async with session_factory_of(request.app)() as db:
+        # A session of its own (public reads have no request session): committed,
+        # since a build may store derived rows (kv_cache, search text).
+        async with session_scope(session_factory_of(request.app)) as db:
             found = await build(db, fingerprint)
-            await db.commit()  # derived rows (kv_cache, search text) the build stored
         if key:
             public.put(key, fingerprint, found)
     return conditional(

@@ -1,8 +1,15 @@
-"""What a domain contributes to the web app: routes, lifespan hooks, CSRF exclusions.
+"""What every domain's web side shares: the contribution a domain makes to the app
+(routes, lifespan hooks, CSRF exclusions), the request's database session, and the
+conditional GET of every cacheable public route.
 
 Each domain's ``handlers.py`` exposes ``contribute(settings) -> Contribution``; the app
 factory collects them. Handlers get the database session through the ``db`` dependency
-and the settings/transport through ``request.app.state``.
+(:func:`provide_db`: committed when the handler returns, rolled back when it raises) and
+the settings/transport through ``request.app.state``. Editor routes are controllers on
+the bases in :mod:`service.editor.guards`.
+
+Cacheable public reads are declared with :func:`public_get` and answered with
+:func:`conditional` (``ETag``/``Last-Modified``, 304 when the client's copy is current).
 """
 
 from __future__ import annotations
@@ -10,9 +17,11 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
-from litestar import Litestar, Request, Response, route
+from litestar import HttpMethod, Litestar, Request, Response, route
 from litestar.datastructures import State
 from litestar.exceptions import ClientException
 from litestar.handlers import HTTPRouteHandler
@@ -120,3 +129,68 @@ def client_ip(request: Request[Any, Any, Any]) -> str:
     """The client address (the reverse proxy must set X-Forwarded-For via uvicorn's
     --proxy-headers / forwarded_allow_ips for this to be the real client)."""
     return request.client.host if request.client else "unknown"
+
+
+# ------------------------------------------------------------------ conditional GET
+
+# Public reads need no session and no CSRF cookie: no database write, no cookie per reader.
+PUBLIC_OPT = {"skip_session": True, "exclude_from_csrf": True}
+
+
+def public_get(path: str) -> route:
+    """A public read: GET and HEAD (uvicorn sends HEAD's headers without the body)."""
+    return route(
+        path,
+        http_method=[HttpMethod.GET, HttpMethod.HEAD],
+        include_in_schema=False,
+        opt=PUBLIC_OPT,
+    )
+
+
+def http_date(moment: datetime) -> str:
+    return format_datetime(moment.replace(microsecond=0), usegmt=True)
+
+
+def not_modified(request: Request[Any, Any, Any], etag: str, last_modified: datetime) -> bool:
+    """True when the client's copy is current (If-None-Match wins over If-Modified-Since)."""
+    inm = request.headers.get("if-none-match")
+    if inm is not None:
+        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+        return "*" in tags or etag in tags
+    ims = request.headers.get("if-modified-since")
+    if ims:
+        try:
+            since = parsedate_to_datetime(ims)
+        except (TypeError, ValueError, IndexError):
+            return False
+        if since.tzinfo is None:
+            return False
+        return last_modified.replace(microsecond=0) <= since
+    return False
+
+
+def cache_headers(etag: str, last_modified: datetime, cache: str) -> dict[str, str]:
+    return {
+        "ETag": etag,
+        "Last-Modified": http_date(last_modified),
+        "Cache-Control": cache,
+        "Vary": "Accept-Encoding",
+    }
+
+
+def conditional(
+    request: Request[Any, Any, Any],
+    body: bytes,
+    *,
+    etag: str,
+    last_modified: datetime,
+    media_type: str,
+    cache: str,
+    extra: dict[str, str] | None = None,
+) -> Response[bytes]:
+    """``body`` with its validators and ``Cache-Control: cache``; an empty 304 (same
+    headers) when the client's copy is current."""
+    headers = cache_headers(etag, last_modified, cache) | (extra or {})
+    if not_modified(request, etag, last_modified):
+        return Response(b"", status_code=304, headers=headers, media_type=media_type)
+    return Response(body, headers=headers, media_type=media_type)
