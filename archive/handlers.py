@@ -2,8 +2,8 @@
 
 Public pages and feeds answer conditional GETs (``ETag``/``Last-Modified`` → 304) and
 carry ``Cache-Control: public``. Bad paths or parameters give the Swedish 404 page.
-Editor routes use the editor domain's ``editor_guard`` (session + CSRF forms) and
-``api_guard`` (bearer token).
+Editor routes are controllers on the editor domain's bases (:mod:`service.editor.guards`):
+session + CSRF forms, and the bearer-token API.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
+from litestar.types import ExceptionHandlersMap
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,7 +28,7 @@ from archive.feeds import CachedBody
 from service import api
 from service.calendar import format as fmt
 from service.db import session_scope
-from service.editor.auth import api_guard, current_editor, editor_guard
+from service.editor.guards import Actor, EditorApi, EditorPages
 from service.errors import NotFound
 from service.issues.urls import archive_path, archive_url
 from service.settings import Settings
@@ -281,43 +282,6 @@ async def calendar_item_ics(
 # --- editor: publish / withdraw --------------------------------------------------
 
 
-async def _actor(request: Request[Any, Any, Any]) -> str:
-    return f"editor:{current_editor(request).id}"
-
-
-@get("/redaktion/arkiv", guards=[editor_guard], include_in_schema=False)
-async def editor_archive(db: Db, klart: FromQuery[str | None] = None) -> Template:
-    return Template(
-        template_name="pages/archive/editor.html",
-        context={
-            "issues": await archive.editor_overview(db),
-            "is_public": archive.is_public,
-            "fmt": fmt,
-            "archive_path": archive_path,
-            "done": klart or "",
-        },
-        headers={"Cache-Control": "no-store"},
-    )
-
-
-@post("/redaktion/arkiv/{issue_id:int}/publicera", guards=[editor_guard], include_in_schema=False)
-async def editor_publish(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> Redirect:
-    await archive.publish_web(db, issue_id, await _actor(request))
-    return Redirect("/redaktion/arkiv?klart=publicerat", status_code=303)
-
-
-@post(
-    "/redaktion/arkiv/{issue_id:int}/dra-tillbaka", guards=[editor_guard], include_in_schema=False
-)
-async def editor_withdraw(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> Redirect:
-    await archive.withdraw(db, issue_id, await _actor(request))
-    return Redirect("/redaktion/arkiv?klart=tillbakadraget", status_code=303)
-
-
 def _issue_json(settings: Settings, issue: Any) -> dict[str, Any]:
     return {
         "id": issue.id,
@@ -329,36 +293,68 @@ def _issue_json(settings: Settings, issue: Any) -> dict[str, Any]:
     }
 
 
-@post(
-    "/api/v1/issues/{issue_id:int}/publish-web",
-    guards=[api_guard],
-    status_code=200,
-    tags=["Arkiv"],
-    security=api.SECURITY,
-    responses=api.errors(400, 404, 409),
-)
-async def api_publish(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> dict[str, Any]:
-    """Publish an issue in the public archive (web only) or re-publish a withdrawn one."""
-    issue = await archive.publish_web(db, issue_id, await _actor(request))
-    return _issue_json(settings_of(request), issue)
+class ArchivePages(EditorPages):
+    """The editor's archive page: publish an issue on the web, or withdraw it."""
+
+    path = "/redaktion/arkiv"
+    # As before the controllers: an anonymous visitor gets the 401 page here, not the
+    # redirect to the login form that the other editor pages give.
+    exception_handlers: ExceptionHandlersMap | None = None
+
+    @get()
+    async def editor_archive(self, db: Db, klart: FromQuery[str | None] = None) -> Template:
+        return Template(
+            template_name="pages/archive/editor.html",
+            context={
+                "issues": await archive.editor_overview(db),
+                "is_public": archive.is_public,
+                "fmt": fmt,
+                "archive_path": archive_path,
+                "done": klart or "",
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @post("/{issue_id:int}/publicera")
+    async def editor_publish(self, db: Db, actor: Actor, issue_id: FromPath[int]) -> Redirect:
+        await archive.publish_web(db, issue_id, actor)
+        return Redirect("/redaktion/arkiv?klart=publicerat", status_code=303)
+
+    @post("/{issue_id:int}/dra-tillbaka")
+    async def editor_withdraw(self, db: Db, actor: Actor, issue_id: FromPath[int]) -> Redirect:
+        await archive.withdraw(db, issue_id, actor)
+        return Redirect("/redaktion/arkiv?klart=tillbakadraget", status_code=303)
 
 
-@post(
-    "/api/v1/issues/{issue_id:int}/withdraw",
-    guards=[api_guard],
-    status_code=200,
-    tags=["Arkiv"],
-    security=api.SECURITY,
-    responses=api.errors(400, 404),
-)
-async def api_withdraw(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> dict[str, Any]:
-    """Withdraw an issue from the public archive and the feeds."""
-    issue = await archive.withdraw(db, issue_id, await _actor(request))
-    return _issue_json(settings_of(request), issue)
+class ArchiveApi(EditorApi):
+    """Publish an issue in the archive, or withdraw it."""
+
+    path = "/api/v1/issues/{issue_id:int}"
+    tags = ("Arkiv",)
+
+    @post(
+        "/publish-web",
+        status_code=200,
+        responses=api.errors(400, 404, 409),
+    )
+    async def api_publish(
+        self, request: Request[Any, Any, Any], db: Db, actor: Actor, issue_id: FromPath[int]
+    ) -> dict[str, Any]:
+        """Publish an issue in the public archive (web only) or re-publish a withdrawn one."""
+        issue = await archive.publish_web(db, issue_id, actor)
+        return _issue_json(settings_of(request), issue)
+
+    @post(
+        "/withdraw",
+        status_code=200,
+        responses=api.errors(400, 404),
+    )
+    async def api_withdraw(
+        self, request: Request[Any, Any, Any], db: Db, actor: Actor, issue_id: FromPath[int]
+    ) -> dict[str, Any]:
+        """Withdraw an issue from the public archive and the feeds."""
+        issue = await archive.withdraw(db, issue_id, actor)
+        return _issue_json(settings_of(request), issue)
 
 
 def contribute(settings: Settings) -> Contribution:
@@ -374,10 +370,7 @@ def contribute(settings: Settings) -> Contribution:
             calendar_ics,
             calendar_rss,
             calendar_item_ics,
-            editor_archive,
-            editor_publish,
-            editor_withdraw,
-            api_publish,
-            api_withdraw,
+            ArchivePages,
+            ArchiveApi,
         ],
     )

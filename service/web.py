@@ -21,10 +21,12 @@ from datetime import datetime
 from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
+from litestar import Controller as LitestarController
 from litestar import HttpMethod, Litestar, Request, Response, route
 from litestar.datastructures import State
 from litestar.exceptions import ClientException
 from litestar.handlers import HTTPRouteHandler
+from litestar.handlers.base import BaseRouteHandler
 from litestar.status_codes import HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -65,7 +67,8 @@ def options_handlers(routes: list[Any]) -> list[HTTPRouteHandler]:
     only the methods of the handler registered first (litestar-org/litestar#4169, fixed
     in 3.0), e.g. ``GET, OPTIONS`` for ``/api/v1/issues`` although ``POST`` is served
     too. An explicit handler per shared path, registered before the others, lists them
-    all. Paths with one handler keep Litestar's own, which is right.
+    all. Paths with one handler keep Litestar's own, which is right. (A controller's
+    handlers are not among ``routes``: :class:`Controller` adds its own.)
     """
     methods: dict[str, set[str]] = {}
     handlers: dict[str, int] = {}
@@ -88,6 +91,24 @@ def _options_handler(path: str, allow: str) -> HTTPRouteHandler:
     return route(path, http_method="OPTIONS", include_in_schema=False, sync_to_thread=False)(
         options
     )
+
+
+class Controller(LitestarController):
+    """A Litestar controller whose ``OPTIONS`` answers list every method of a path.
+
+    The bug :func:`options_handlers` works around for the app's handler functions is in
+    a controller's own router too, so the controller puts the explicit handlers first
+    among its own. A full path belongs to one controller only: two controllers (or a
+    controller and a handler function) on the same path would each bring an ``OPTIONS``
+    handler, which Litestar refuses at start-up.
+    """
+
+    def get_route_handlers(self) -> list[BaseRouteHandler]:
+        handlers = super().get_route_handlers()
+        extra = options_handlers(handlers)
+        for handler in extra:
+            handler.owner = self
+        return [*extra, *handlers]
 
 
 def session_factory_of(app: Litestar) -> async_sessionmaker[AsyncSession]:
