@@ -131,6 +131,18 @@ async def provide_db(state: State) -> AsyncGenerator[AsyncSession, None]:
             await run_after_commit(session)
 
 
+async def discard_attempt(session: AsyncSession) -> None:
+    """Undo a failed attempt before the handler answers with a page of its own.
+
+    A handler that catches a DomainError and returns a page (a 4xx form with the errors)
+    returns normally, so :func:`provide_db` commits: what the attempt wrote, and the
+    after-commit hooks it registered, would be committed with it. This rolls both back;
+    what the page then reads, and anything written after, is committed as usual.
+    """
+    discard_after_commit(session)
+    await session.rollback()
+
+
 class AppRequest(Request[Any, Any, Any]):
     """The app's request class (``Litestar(request_class=...)``).
 

@@ -34,7 +34,7 @@ from service.errors import NotFound, ValidationFailed
 from service.mail import queue as mailqueue
 from service.mail.messages import MAIL_KIND_NAMES, MAIL_STATE_NAMES
 from service.settings import Settings
-from service.web import Contribution, settings_of
+from service.web import Contribution, discard_attempt, settings_of
 
 Db = NamedDependency[AsyncSession]
 PAGE = "pages/editor/delivery.html"
@@ -113,7 +113,7 @@ class DeliveryPages(EditorPages):
                 db, settings_of(request), issue_id, action, actor=actor, at=at
             )
         except ValidationFailed as exc:
-            await db.rollback()
+            await discard_attempt(db)
             return await _page(db, issue_id, error=exc.message, status=422)
         return Redirect(f"/redaktion/utskick/{issue_id}/leverans", status_code=303)
 

@@ -33,7 +33,7 @@ from service.editor.guards import (
 from service.editor.models import ROLES, Editor
 from service.errors import DomainError, RateLimited, ValidationFailed
 from service.settings import Settings
-from service.web import Contribution, client_ip, settings_of
+from service.web import Contribution, client_ip, discard_attempt, settings_of
 
 Db = NamedDependency[AsyncSession]
 
@@ -230,7 +230,7 @@ class EditorAccountPages(AdminPages):
         try:
             await editors.set_role(db, editor_id, role, actor_id=editor.id, actor=actor)
         except DomainError as exc:
-            await db.rollback()  # let go of the rows _lock_admins locked
+            await discard_attempt(db)  # also lets go of the rows _lock_admins locked
             return await _editors_page(request, db, editor, error=exc)
         return Redirect(f"{EDITORS_PATH}?klart=roll", status_code=303)
 
@@ -268,7 +268,7 @@ async def _set_active(
     try:
         await editors.set_active(db, editor_id, active, actor_id=me.id, actor=actor)
     except DomainError as exc:
-        await db.rollback()  # let go of the rows _lock_admins locked
+        await discard_attempt(db)  # also lets go of the rows _lock_admins locked
         return await _editors_page(request, db, me, error=exc)
     done = "aktiverad" if active else "avstangd"
     return Redirect(f"{EDITORS_PATH}?klart={done}", status_code=303)
@@ -319,11 +319,11 @@ async def password_set(
     try:
         await editors.set_password_with_link(db, token, password, repeat)
     except ValidationFailed as exc:
-        await db.rollback()
+        await discard_attempt(db)
         _, editor = await editors.open_password_link(db, token)
         return _password_page(token, email=editor.email, error=exc)
     except DomainError as exc:
-        await db.rollback()
+        await discard_attempt(db)
         return _password_page(token, error=exc, usable=False)
     return Redirect(LOGIN_PATH + "?losenord=1", status_code=303)
 

@@ -44,7 +44,7 @@ from service.issues.testsend import preview, test_send
 from service.issues.testsend import recent as recent_test_sends
 from service.mail.messages import MAIL_STATE_NAMES
 from service.settings import Settings
-from service.web import Contribution, settings_of
+from service.web import Contribution, discard_attempt, settings_of
 
 Db = NamedDependency[AsyncSession]
 
@@ -160,7 +160,7 @@ async def _stale_page(
     block_id: int | None = None,
 ) -> Template:
     """409: the editor page as it is now, with what the editor typed kept in its form."""
-    await db.rollback()
+    await discard_attempt(db)
     db.expunge_all()  # render the current issue, not the objects of the failed attempt
     return await _editor_page(
         db, issue_id, message=exc.message, form=form, block_id=block_id, status=409, stale=True
