@@ -117,7 +117,14 @@ def session_factory_of(app: Litestar) -> async_sessionmaker[AsyncSession]:
 
 
 async def provide_db(state: State) -> AsyncGenerator[AsyncSession, None]:
-    """A session per request: committed when the handler returns, rolled back on error."""
+    """A session per request: committed when the handler returns, rolled back on error.
+
+    The one owner of the request's transaction: handlers neither commit nor roll back
+    (see :func:`discard_attempt` for a handler that answers an error with a page). A
+    service function commits earlier only where a rule demands it, and says why there
+    (the login's throttle counters before Argon2, the login before the session store
+    writes, an import's batches). The after-commit hooks run after this final commit.
+    """
     factory: async_sessionmaker[AsyncSession] = state.session_factory
     async with factory() as session:
         try:
