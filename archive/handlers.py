@@ -2,22 +2,21 @@
 
 Public pages and feeds answer conditional GETs (``ETag``/``Last-Modified`` → 304) and
 carry ``Cache-Control: public``. Bad paths or parameters give the Swedish 404 page.
-Editor routes use the editor domain's ``editor_guard`` (session + CSRF forms) and
-``api_guard`` (bearer token).
+Editor routes are controllers on the editor domain's bases (:mod:`service.editor.guards`):
+session + CSRF forms, and the bearer-token API.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
-from litestar import HttpMethod, Request, Response, get, post, route
+from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
+from litestar.types import ExceptionHandlersMap
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,15 +27,14 @@ from archive.cache import Cached, Fingerprint, PublicCache
 from archive.feeds import CachedBody
 from service import api
 from service.calendar import format as fmt
-from service.editor.auth import api_guard, current_editor, editor_guard
+from service.db import session_scope
+from service.editor.guards import Actor, EditorApi, EditorPages
 from service.errors import NotFound
 from service.issues.urls import archive_path, archive_url
 from service.settings import Settings
-from service.web import Contribution, session_factory_of, settings_of
+from service.web import Contribution, conditional, public_get, session_factory_of, settings_of
 
 Db = NamedDependency[AsyncSession]
-# Public GETs need no session and no CSRF cookie: no database write, no cookie per reader.
-PUBLIC = {"skip_session": True, "exclude_from_csrf": True}
 PUBLIC_CACHE = "public, max-age=300"
 INDEX_CACHE = "public, max-age=60"
 FEED_CACHE = "public, max-age=300"
@@ -44,63 +42,6 @@ HTML_TYPE = "text/html"
 RSS_TYPE = "application/rss+xml; charset=utf-8"
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 ICS_TYPE = "text/calendar"  # Litestar adds "; charset=utf-8" to text/* types
-
-
-# --- conditional GET -------------------------------------------------------------
-
-
-def public_get(path: str) -> route:
-    """A public read: GET and HEAD (uvicorn sends HEAD's headers without the body)."""
-    return route(
-        path, http_method=[HttpMethod.GET, HttpMethod.HEAD], include_in_schema=False, opt=PUBLIC
-    )
-
-
-def _http_date(moment: datetime) -> str:
-    return format_datetime(moment.replace(microsecond=0), usegmt=True)
-
-
-def not_modified(request: Request[Any, Any, Any], etag: str, last_modified: datetime) -> bool:
-    """True when the client's copy is current (If-None-Match wins over If-Modified-Since)."""
-    inm = request.headers.get("if-none-match")
-    if inm is not None:
-        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
-        return "*" in tags or etag in tags
-    ims = request.headers.get("if-modified-since")
-    if ims:
-        try:
-            since = parsedate_to_datetime(ims)
-        except (TypeError, ValueError, IndexError):
-            return False
-        if since.tzinfo is None:
-            return False
-        return last_modified.replace(microsecond=0) <= since
-    return False
-
-
-def _headers(etag: str, last_modified: datetime, cache: str) -> dict[str, str]:
-    return {
-        "ETag": etag,
-        "Last-Modified": _http_date(last_modified),
-        "Cache-Control": cache,
-        "Vary": "Accept-Encoding",
-    }
-
-
-def conditional(
-    request: Request[Any, Any, Any],
-    body: bytes,
-    *,
-    etag: str,
-    last_modified: datetime,
-    media_type: str,
-    cache: str = FEED_CACHE,
-    extra: dict[str, str] | None = None,
-) -> Response[bytes]:
-    headers = _headers(etag, last_modified, cache) | (extra or {})
-    if not_modified(request, etag, last_modified):
-        return Response(b"", status_code=304, headers=headers, media_type=media_type)
-    return Response(body, headers=headers, media_type=media_type)
 
 
 def _positive_int(raw: str | None, default: int = 1) -> int:
@@ -151,9 +92,10 @@ async def serve_public(
     fingerprint = await public.fingerprint(request.app.state.engine)
     found = public.get(key, fingerprint) if key else None
     if found is None:
-        async with session_factory_of(request.app)() as db:
+        # A session of its own (public reads have no request session): committed,
+        # since a build may store derived rows (kv_cache, search text).
+        async with session_scope(session_factory_of(request.app)) as db:
             found = await build(db, fingerprint)
-            await db.commit()  # derived rows (kv_cache, search text) the build stored
         if key:
             public.put(key, fingerprint, found)
     return conditional(
@@ -340,43 +282,6 @@ async def calendar_item_ics(
 # --- editor: publish / withdraw --------------------------------------------------
 
 
-async def _actor(request: Request[Any, Any, Any]) -> str:
-    return f"editor:{current_editor(request).id}"
-
-
-@get("/redaktion/arkiv", guards=[editor_guard], include_in_schema=False)
-async def editor_archive(db: Db, klart: FromQuery[str | None] = None) -> Template:
-    return Template(
-        template_name="pages/archive/editor.html",
-        context={
-            "issues": await archive.editor_overview(db),
-            "is_public": archive.is_public,
-            "fmt": fmt,
-            "archive_path": archive_path,
-            "done": klart or "",
-        },
-        headers={"Cache-Control": "no-store"},
-    )
-
-
-@post("/redaktion/arkiv/{issue_id:int}/publicera", guards=[editor_guard], include_in_schema=False)
-async def editor_publish(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> Redirect:
-    await archive.publish_web(db, issue_id, await _actor(request))
-    return Redirect("/redaktion/arkiv?klart=publicerat", status_code=303)
-
-
-@post(
-    "/redaktion/arkiv/{issue_id:int}/dra-tillbaka", guards=[editor_guard], include_in_schema=False
-)
-async def editor_withdraw(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> Redirect:
-    await archive.withdraw(db, issue_id, await _actor(request))
-    return Redirect("/redaktion/arkiv?klart=tillbakadraget", status_code=303)
-
-
 def _issue_json(settings: Settings, issue: Any) -> dict[str, Any]:
     return {
         "id": issue.id,
@@ -388,36 +293,68 @@ def _issue_json(settings: Settings, issue: Any) -> dict[str, Any]:
     }
 
 
-@post(
-    "/api/v1/issues/{issue_id:int}/publish-web",
-    guards=[api_guard],
-    status_code=200,
-    tags=["Arkiv"],
-    security=api.SECURITY,
-    responses=api.errors(400, 404, 409),
-)
-async def api_publish(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> dict[str, Any]:
-    """Publish an issue in the public archive (web only) or re-publish a withdrawn one."""
-    issue = await archive.publish_web(db, issue_id, await _actor(request))
-    return _issue_json(settings_of(request), issue)
+class ArchivePages(EditorPages):
+    """The editor's archive page: publish an issue on the web, or withdraw it."""
+
+    path = "/redaktion/arkiv"
+    # As before the controllers: an anonymous visitor gets the 401 page here, not the
+    # redirect to the login form that the other editor pages give.
+    exception_handlers: ExceptionHandlersMap | None = None
+
+    @get()
+    async def editor_archive(self, db: Db, klart: FromQuery[str | None] = None) -> Template:
+        return Template(
+            template_name="pages/archive/editor.html",
+            context={
+                "issues": await archive.editor_overview(db),
+                "is_public": archive.is_public,
+                "fmt": fmt,
+                "archive_path": archive_path,
+                "done": klart or "",
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @post("/{issue_id:int}/publicera")
+    async def editor_publish(self, db: Db, actor: Actor, issue_id: FromPath[int]) -> Redirect:
+        await archive.publish_web(db, issue_id, actor)
+        return Redirect("/redaktion/arkiv?klart=publicerat", status_code=303)
+
+    @post("/{issue_id:int}/dra-tillbaka")
+    async def editor_withdraw(self, db: Db, actor: Actor, issue_id: FromPath[int]) -> Redirect:
+        await archive.withdraw(db, issue_id, actor)
+        return Redirect("/redaktion/arkiv?klart=tillbakadraget", status_code=303)
 
 
-@post(
-    "/api/v1/issues/{issue_id:int}/withdraw",
-    guards=[api_guard],
-    status_code=200,
-    tags=["Arkiv"],
-    security=api.SECURITY,
-    responses=api.errors(400, 404),
-)
-async def api_withdraw(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> dict[str, Any]:
-    """Withdraw an issue from the public archive and the feeds."""
-    issue = await archive.withdraw(db, issue_id, await _actor(request))
-    return _issue_json(settings_of(request), issue)
+class ArchiveApi(EditorApi):
+    """Publish an issue in the archive, or withdraw it."""
+
+    path = "/api/v1/issues/{issue_id:int}"
+    tags = ("Arkiv",)
+
+    @post(
+        "/publish-web",
+        status_code=200,
+        responses=api.errors(400, 404, 409),
+    )
+    async def api_publish(
+        self, request: Request[Any, Any, Any], db: Db, actor: Actor, issue_id: FromPath[int]
+    ) -> dict[str, Any]:
+        """Publish an issue in the public archive (web only) or re-publish a withdrawn one."""
+        issue = await archive.publish_web(db, issue_id, actor)
+        return _issue_json(settings_of(request), issue)
+
+    @post(
+        "/withdraw",
+        status_code=200,
+        responses=api.errors(400, 404),
+    )
+    async def api_withdraw(
+        self, request: Request[Any, Any, Any], db: Db, actor: Actor, issue_id: FromPath[int]
+    ) -> dict[str, Any]:
+        """Withdraw an issue from the public archive and the feeds."""
+        issue = await archive.withdraw(db, issue_id, actor)
+        return _issue_json(settings_of(request), issue)
 
 
 def contribute(settings: Settings) -> Contribution:
@@ -433,10 +370,7 @@ def contribute(settings: Settings) -> Contribution:
             calendar_ics,
             calendar_rss,
             calendar_item_ics,
-            editor_archive,
-            editor_publish,
-            editor_withdraw,
-            api_publish,
-            api_withdraw,
+            ArchivePages,
+            ArchiveApi,
         ],
     )

@@ -1,8 +1,15 @@
-"""What a domain contributes to the web app: routes, lifespan hooks, CSRF exclusions.
+"""What every domain's web side shares: the contribution a domain makes to the app
+(routes, lifespan hooks, CSRF exclusions), the request's database session, and the
+conditional GET of every cacheable public route.
 
 Each domain's ``handlers.py`` exposes ``contribute(settings) -> Contribution``; the app
 factory collects them. Handlers get the database session through the ``db`` dependency
-and the settings/transport through ``request.app.state``.
+(:func:`provide_db`: committed when the handler returns, rolled back when it raises) and
+the settings/transport through ``request.app.state``. Editor routes are controllers on
+the bases in :mod:`service.editor.guards`.
+
+Cacheable public reads are declared with :func:`public_get` and answered with
+:func:`conditional` (``ETag``/``Last-Modified``, 304 when the client's copy is current).
 """
 
 from __future__ import annotations
@@ -10,12 +17,16 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
+from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 
-from litestar import Litestar, Request, Response, route
+from litestar import Controller as LitestarController
+from litestar import HttpMethod, Litestar, Request, Response, route
 from litestar.datastructures import State
 from litestar.exceptions import ClientException
 from litestar.handlers import HTTPRouteHandler
+from litestar.handlers.base import BaseRouteHandler
 from litestar.status_codes import HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -56,7 +67,8 @@ def options_handlers(routes: list[Any]) -> list[HTTPRouteHandler]:
     only the methods of the handler registered first (litestar-org/litestar#4169, fixed
     in 3.0), e.g. ``GET, OPTIONS`` for ``/api/v1/issues`` although ``POST`` is served
     too. An explicit handler per shared path, registered before the others, lists them
-    all. Paths with one handler keep Litestar's own, which is right.
+    all. Paths with one handler keep Litestar's own, which is right. (A controller's
+    handlers are not among ``routes``: :class:`Controller` adds its own.)
     """
     methods: dict[str, set[str]] = {}
     handlers: dict[str, int] = {}
@@ -81,13 +93,38 @@ def _options_handler(path: str, allow: str) -> HTTPRouteHandler:
     )
 
 
+class Controller(LitestarController):
+    """A Litestar controller whose ``OPTIONS`` answers list every method of a path.
+
+    The bug :func:`options_handlers` works around for the app's handler functions is in
+    a controller's own router too, so the controller puts the explicit handlers first
+    among its own. A full path belongs to one controller only: two controllers (or a
+    controller and a handler function) on the same path would each bring an ``OPTIONS``
+    handler, which Litestar refuses at start-up.
+    """
+
+    def get_route_handlers(self) -> list[BaseRouteHandler]:
+        handlers = super().get_route_handlers()
+        extra = options_handlers(handlers)
+        for handler in extra:
+            handler.owner = self
+        return [*extra, *handlers]
+
+
 def session_factory_of(app: Litestar) -> async_sessionmaker[AsyncSession]:
     factory: async_sessionmaker[AsyncSession] = app.state.session_factory
     return factory
 
 
 async def provide_db(state: State) -> AsyncGenerator[AsyncSession, None]:
-    """A session per request: committed when the handler returns, rolled back on error."""
+    """A session per request: committed when the handler returns, rolled back on error.
+
+    The one owner of the request's transaction: handlers neither commit nor roll back
+    (see :func:`discard_attempt` for a handler that answers an error with a page). A
+    service function commits earlier only where a rule demands it, and says why there
+    (the login's throttle counters before Argon2, the login before the session store
+    writes, an import's batches). The after-commit hooks run after this final commit.
+    """
     factory: async_sessionmaker[AsyncSession] = state.session_factory
     async with factory() as session:
         try:
@@ -99,6 +136,18 @@ async def provide_db(state: State) -> AsyncGenerator[AsyncSession, None]:
         else:
             await session.commit()
             await run_after_commit(session)
+
+
+async def discard_attempt(session: AsyncSession) -> None:
+    """Undo a failed attempt before the handler answers with a page of its own.
+
+    A handler that catches a DomainError and returns a page (a 4xx form with the errors)
+    returns normally, so :func:`provide_db` commits: what the attempt wrote, and the
+    after-commit hooks it registered, would be committed with it. This rolls both back;
+    what the page then reads, and anything written after, is committed as usual.
+    """
+    discard_after_commit(session)
+    await session.rollback()
 
 
 class AppRequest(Request[Any, Any, Any]):
@@ -120,3 +169,68 @@ def client_ip(request: Request[Any, Any, Any]) -> str:
     """The client address (the reverse proxy must set X-Forwarded-For via uvicorn's
     --proxy-headers / forwarded_allow_ips for this to be the real client)."""
     return request.client.host if request.client else "unknown"
+
+
+# ------------------------------------------------------------------ conditional GET
+
+# Public reads need no session and no CSRF cookie: no database write, no cookie per reader.
+PUBLIC_OPT = {"skip_session": True, "exclude_from_csrf": True}
+
+
+def public_get(path: str) -> route:
+    """A public read: GET and HEAD (uvicorn sends HEAD's headers without the body)."""
+    return route(
+        path,
+        http_method=[HttpMethod.GET, HttpMethod.HEAD],
+        include_in_schema=False,
+        opt=PUBLIC_OPT,
+    )
+
+
+def http_date(moment: datetime) -> str:
+    return format_datetime(moment.replace(microsecond=0), usegmt=True)
+
+
+def not_modified(request: Request[Any, Any, Any], etag: str, last_modified: datetime) -> bool:
+    """True when the client's copy is current (If-None-Match wins over If-Modified-Since)."""
+    inm = request.headers.get("if-none-match")
+    if inm is not None:
+        tags = {t.strip().removeprefix("W/") for t in inm.split(",")}
+        return "*" in tags or etag in tags
+    ims = request.headers.get("if-modified-since")
+    if ims:
+        try:
+            since = parsedate_to_datetime(ims)
+        except (TypeError, ValueError, IndexError):
+            return False
+        if since.tzinfo is None:
+            return False
+        return last_modified.replace(microsecond=0) <= since
+    return False
+
+
+def cache_headers(etag: str, last_modified: datetime, cache: str) -> dict[str, str]:
+    return {
+        "ETag": etag,
+        "Last-Modified": http_date(last_modified),
+        "Cache-Control": cache,
+        "Vary": "Accept-Encoding",
+    }
+
+
+def conditional(
+    request: Request[Any, Any, Any],
+    body: bytes,
+    *,
+    etag: str,
+    last_modified: datetime,
+    media_type: str,
+    cache: str,
+    extra: dict[str, str] | None = None,
+) -> Response[bytes]:
+    """``body`` with its validators and ``Cache-Control: cache``; an empty 304 (same
+    headers) when the client's copy is current."""
+    headers = cache_headers(etag, last_modified, cache) | (extra or {})
+    if not_modified(request, etag, last_modified):
+        return Response(b"", status_code=304, headers=headers, media_type=media_type)
+    return Response(body, headers=headers, media_type=media_type)

@@ -16,27 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import api
 from service.calendar import service
 from service.calendar.service import ItemFields
-from service.editor.auth import LOGIN_REDIRECT, actor_of, api_guard, current_editor, editor_guard
+from service.editor.guards import Actor, EditorApi, EditorPages
 from service.errors import ValidationFailed
 from service.issues.schemas import CalendarItemIn, CalendarItemOut
 from service.settings import Settings
 from service.web import Contribution, settings_of
 
 Db = NamedDependency[AsyncSession]
-API: dict[str, Any] = {"guards": [api_guard], "tags": ["Kalendarium"], "security": api.SECURITY}
-UI: dict[str, Any] = {
-    "guards": [editor_guard],
-    "exception_handlers": LOGIN_REDIRECT,
-    "include_in_schema": False,
-}
 FIELDS = (
     "title", "start_date", "start_time", "end_date", "end_time", "place", "link",
     "registration_deadline", "organiser", "description",
 )  # fmt: skip
-
-
-def _actor(request: Request[Any, Any, Any]) -> str:
-    return actor_of(current_editor(request))
 
 
 def _from_api(data: CalendarItemIn) -> ItemFields:
@@ -48,39 +38,6 @@ def _from_api(data: CalendarItemIn) -> ItemFields:
     )  # fmt: skip
 
 
-@get("/api/v1/calendar", **API, responses=api.errors())
-async def api_list(db: Db) -> list[CalendarItemOut]:
-    return [CalendarItemOut.of(i) for i in await service.list_items(db)]
-
-
-@post("/api/v1/calendar", **API, responses=api.errors(400, 413, 422))
-async def api_create(
-    request: Request[Any, Any, Any], db: Db, data: JSONBody[CalendarItemIn]
-) -> CalendarItemOut:
-    item = await service.create_item(
-        db, settings_of(request), _from_api(data), actor=_actor(request)
-    )
-    return CalendarItemOut.of(item)
-
-
-@get("/api/v1/calendar/{item_id:int}", **API, responses=api.errors(400, 404))
-async def api_get(db: Db, item_id: FromPath[int]) -> CalendarItemOut:
-    return CalendarItemOut.of(await service.get_item(db, item_id))
-
-
-@put("/api/v1/calendar/{item_id:int}", **API, responses=api.errors(400, 404, 413, 422))
-async def api_update(
-    request: Request[Any, Any, Any], db: Db, item_id: FromPath[int], data: JSONBody[CalendarItemIn]
-) -> CalendarItemOut:
-    item = await service.update_item(db, item_id, _from_api(data), actor=_actor(request))
-    return CalendarItemOut.of(item)
-
-
-@delete("/api/v1/calendar/{item_id:int}", **API, responses=api.errors(400, 404))
-async def api_delete(request: Request[Any, Any, Any], db: Db, item_id: FromPath[int]) -> None:
-    await service.delete_item(db, item_id, actor=_actor(request))
-
-
 async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
     form = await request.form()
     out = {key: str(form.get(key) or "") for key in (*FIELDS, "all_day")}
@@ -90,14 +47,6 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
 def _fields(form: dict[str, str]) -> ItemFields:
     values = {key: form.get(key, "") for key in FIELDS}
     return ItemFields(all_day=form.get("all_day") == "1", **values)
-
-
-@get("/redaktion/kalender", **UI)
-async def page_list(db: Db) -> Template:
-    return Template(
-        template_name="pages/editor/calendar.html",
-        context={"items": await service.list_items(db), "stockholm": service.STOCKHOLM},
-    )
 
 
 def _form_page(
@@ -114,51 +63,91 @@ def _form_page(
     )
 
 
-@get("/redaktion/kalender/ny", **UI)
-async def page_new() -> Template:
-    return _form_page(None, {})
+class CalendarApi(EditorApi):
+    """Calendar items over JSON."""
+
+    path = "/api/v1/calendar"
+    tags = ("Kalendarium",)
+
+    @get(responses=api.errors())
+    async def api_list(self, db: Db) -> list[CalendarItemOut]:
+        return [CalendarItemOut.of(i) for i in await service.list_items(db)]
+
+    @post(responses=api.errors(400, 413, 422))
+    async def api_create(
+        self, request: Request[Any, Any, Any], db: Db, actor: Actor, data: JSONBody[CalendarItemIn]
+    ) -> CalendarItemOut:
+        item = await service.create_item(db, settings_of(request), _from_api(data), actor=actor)
+        return CalendarItemOut.of(item)
+
+    @get("/{item_id:int}", responses=api.errors(400, 404))
+    async def api_get(self, db: Db, item_id: FromPath[int]) -> CalendarItemOut:
+        return CalendarItemOut.of(await service.get_item(db, item_id))
+
+    @put("/{item_id:int}", responses=api.errors(400, 404, 413, 422))
+    async def api_update(
+        self, db: Db, actor: Actor, item_id: FromPath[int], data: JSONBody[CalendarItemIn]
+    ) -> CalendarItemOut:
+        item = await service.update_item(db, item_id, _from_api(data), actor=actor)
+        return CalendarItemOut.of(item)
+
+    @delete("/{item_id:int}", responses=api.errors(400, 404))
+    async def api_delete(self, db: Db, actor: Actor, item_id: FromPath[int]) -> None:
+        await service.delete_item(db, item_id, actor=actor)
 
 
-@post("/redaktion/kalender/ny", **UI, status_code=303)
-async def page_create(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
-    form = await _form(request)
-    try:
-        await service.create_item(db, settings_of(request), _fields(form), actor=_actor(request))
-    except ValidationFailed as exc:
-        return _form_page(None, form, exc.fields, exc.message, 422)
-    return Redirect("/redaktion/kalender", status_code=303)
+class CalendarPages(EditorPages):
+    """The editor's list of calendar items and the item form."""
 
+    path = "/redaktion/kalender"
 
-@get("/redaktion/kalender/{item_id:int}", **UI)
-async def page_edit(db: Db, item_id: FromPath[int]) -> Template:
-    item = await service.get_item(db, item_id)
-    form = {key: str(getattr(item, key, "") or "") for key in FIELDS}
-    form.update(service.local_parts(item))
-    form["all_day"] = "1" if item.all_day else ""
-    return _form_page(item, form)
+    @get()
+    async def page_list(self, db: Db) -> Template:
+        return Template(
+            template_name="pages/editor/calendar.html",
+            context={"items": await service.list_items(db), "stockholm": service.STOCKHOLM},
+        )
 
+    @get("/ny")
+    async def page_new(self) -> Template:
+        return _form_page(None, {})
 
-@post("/redaktion/kalender/{item_id:int}", **UI, status_code=303)
-async def page_update(
-    request: Request[Any, Any, Any], db: Db, item_id: FromPath[int]
-) -> Response[Any]:
-    form = await _form(request)
-    item = await service.get_item(db, item_id)
-    try:
-        await service.update_item(db, item_id, _fields(form), actor=_actor(request))
-    except ValidationFailed as exc:
-        return _form_page(item, form, exc.fields, exc.message, 422)
-    return Redirect("/redaktion/kalender", status_code=303)
+    @post("/ny", status_code=303)
+    async def page_create(
+        self, request: Request[Any, Any, Any], db: Db, actor: Actor
+    ) -> Response[Any]:
+        form = await _form(request)
+        try:
+            await service.create_item(db, settings_of(request), _fields(form), actor=actor)
+        except ValidationFailed as exc:
+            return _form_page(None, form, exc.fields, exc.message, 422)
+        return Redirect("/redaktion/kalender", status_code=303)
 
+    @get("/{item_id:int}")
+    async def page_edit(self, db: Db, item_id: FromPath[int]) -> Template:
+        item = await service.get_item(db, item_id)
+        form = {key: str(getattr(item, key, "") or "") for key in FIELDS}
+        form.update(service.local_parts(item))
+        form["all_day"] = "1" if item.all_day else ""
+        return _form_page(item, form)
 
-@post("/redaktion/kalender/{item_id:int}/ta-bort", **UI, status_code=303)
-async def page_delete(request: Request[Any, Any, Any], db: Db, item_id: FromPath[int]) -> Redirect:
-    await service.delete_item(db, item_id, actor=_actor(request))
-    return Redirect("/redaktion/kalender", status_code=303)
+    @post("/{item_id:int}", status_code=303)
+    async def page_update(
+        self, request: Request[Any, Any, Any], db: Db, actor: Actor, item_id: FromPath[int]
+    ) -> Response[Any]:
+        form = await _form(request)
+        item = await service.get_item(db, item_id)
+        try:
+            await service.update_item(db, item_id, _fields(form), actor=actor)
+        except ValidationFailed as exc:
+            return _form_page(item, form, exc.fields, exc.message, 422)
+        return Redirect("/redaktion/kalender", status_code=303)
+
+    @post("/{item_id:int}/ta-bort", status_code=303)
+    async def page_delete(self, db: Db, actor: Actor, item_id: FromPath[int]) -> Redirect:
+        await service.delete_item(db, item_id, actor=actor)
+        return Redirect("/redaktion/kalender", status_code=303)
 
 
 def contribute(settings: Settings) -> Contribution:
-    return Contribution(
-        routes=[api_list, api_create, api_get, api_update, api_delete, page_list, page_new,
-                page_create, page_edit, page_update, page_delete]
-    )  # fmt: skip
+    return Contribution(routes=[CalendarApi, CalendarPages])

@@ -7,29 +7,19 @@ import json
 import signal
 import sys
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.db import utcnow
+from service.calendar.format import STOCKHOLM
 from service.delivery import service as delivery
+from service.delivery.messages import STATE_NAMES
 from service.delivery.service import Progress
-
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
-STATE_NAMES = {
-    "queued": "i kö",
-    "sending": "skickas",
-    "sent": "skickade",
-    "retry": "nytt försök",
-    "failed": "misslyckade",
-    "bounced": "studsade",
-    "skipped": "hoppades över",
-}
 
 
 def parse_at(raw: str | None) -> datetime | None:
-    """ISO time; no time zone means Europe/Stockholm; a past time means now (None)."""
+    """``--at``: ISO time, read by the rule of :func:`service.delivery.service.send_time`
+    (no time zone means Europe/Stockholm; a past time means now, None)."""
     if raw is None:
         return None
     try:
@@ -40,9 +30,7 @@ def parse_at(raw: str | None) -> datetime | None:
             "eller 2026-12-01T08:00+01:00.",
             param_hint="--at",
         ) from None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=STOCKHOLM)
-    return None if at <= utcnow() else at
+    return delivery.send_time(at)
 
 
 def format_text(p: Progress) -> str:
@@ -92,7 +80,7 @@ def register(main: click.Group) -> None:
 
         click.echo(run_in_session(settings, go))
 
-    def _simple(name: str, action: str, fn_doc: str) -> None:
+    def _simple(name: str, action: delivery.Action, fn_doc: str) -> None:
         @issues.command(name, help=fn_doc)
         @click.argument("slug")
         def command(slug: str) -> None:
@@ -100,10 +88,7 @@ def register(main: click.Group) -> None:
 
             async def go(session: AsyncSession) -> None:
                 issue = await delivery.issue_by_slug(session, slug)
-                if action == "cancel":
-                    await delivery.cancel(session, issue.id, actor="cli")
-                else:
-                    await delivery.set_paused(session, issue.id, action == "pause", actor="cli")
+                await delivery.run_action(session, settings, issue.id, action, actor="cli")
 
             run_in_session(settings, go)
             click.echo(

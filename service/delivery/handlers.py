@@ -6,8 +6,8 @@
 * ``/api/v1/issues/{id}/send|cancel|pause|resume`` (POST) and ``/delivery`` (GET).
 * When ``INNAN_RUN_WORKERS`` is true the app runs workers and the scheduler in-process.
 
-Pages and API are guarded by the editor domain's ``editor_guard``/``api_guard``; pages
-send an anonymous visitor to the login form.
+Pages and API are controllers on the editor domain's bases (:mod:`service.editor.guards`);
+pages send an anonymous visitor to the login form.
 """
 
 from __future__ import annotations
@@ -15,53 +15,29 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
-from litestar.types import ExceptionHandlersMap
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import api
-from service.calendar.format import local
+from service.calendar.format import STOCKHOLM, local
 from service.core import csvsafe
 from service.delivery import service as delivery
-from service.delivery.cli import STATE_NAMES, STOCKHOLM
+from service.delivery.messages import STATE_NAMES
 from service.delivery.runner import in_app
-from service.editor.auth import LOGIN_REDIRECT, actor_of, api_guard, current_editor, editor_guard
+from service.editor.guards import Actor, EditorApi, EditorPages
 from service.errors import NotFound, ValidationFailed
 from service.mail import queue as mailqueue
 from service.mail.messages import MAIL_KIND_NAMES, MAIL_STATE_NAMES
 from service.settings import Settings
-from service.web import Contribution, settings_of
+from service.web import Contribution, discard_attempt, settings_of
 
 Db = NamedDependency[AsyncSession]
 PAGE = "pages/editor/delivery.html"
-TO_LOGIN = cast(ExceptionHandlersMap, LOGIN_REDIRECT)
-
-
-async def _actor(request: Request[Any, Any, Any], db: AsyncSession) -> str:
-    return actor_of(current_editor(request))
-
-
-def parse_at(raw: str | None) -> datetime | None:
-    """Form/API time: ISO, no zone = Europe/Stockholm, past = now (None)."""
-    if raw is None or not str(raw).strip():
-        return None
-    from service.db import utcnow
-
-    try:
-        at = datetime.fromisoformat(str(raw).strip())
-    except ValueError:
-        raise ValidationFailed(
-            "Tidpunkten kunde inte läsas. Ange datum och klockslag, t.ex. 2026-12-01 08:00.",
-            fields={"at": "ogiltig tidpunkt"},
-        ) from None
-    if at.tzinfo is None:
-        at = at.replace(tzinfo=STOCKHOLM)
-    return None if at <= utcnow() else at
 
 
 async def _page(db: AsyncSession, issue_id: int, *, error: str = "", status: int = 200) -> Template:
@@ -82,76 +58,64 @@ async def _page(db: AsyncSession, issue_id: int, *, error: str = "", status: int
     )
 
 
-@get(
-    "/redaktion/utskick/{issue_id:int}/leverans",
-    guards=[editor_guard],
-    include_in_schema=False,
-    exception_handlers=TO_LOGIN,
-)
-async def delivery_page(db: Db, issue_id: FromPath[int]) -> Template:
-    return await _page(db, issue_id)
-
-
-@get(
-    "/redaktion/utskick/{issue_id:int}/leverans.csv",
-    guards=[editor_guard],
-    include_in_schema=False,
-    exception_handlers=TO_LOGIN,
-)
-async def delivery_csv(db: Db, issue_id: FromPath[int]) -> Response[str]:
-    progress = await delivery.progress(db, issue_id, problem_limit=None)
-    out = io.StringIO()
-    writer = csvsafe.writer(out, delimiter=";")
-    writer.writerow(["e-post", "status", "orsak", "försök"])
-    for row in progress.problems:
-        writer.writerow([row["email"], STATE_NAMES[row["state"]], row["reason"], row["attempts"]])
-    return Response(
-        "\ufeff" + out.getvalue(),
-        media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="leverans-{progress.slug}.csv"',
-            "Cache-Control": "no-store",
-        },
-    )
-
-
-async def _form_action(
-    request: Request[Any, Any, Any], db: AsyncSession, issue_id: int, action: str
-) -> Template | Redirect:
-    settings = settings_of(request)
-    actor = await _actor(request, db)
-    data = await request.form()
-    try:
-        if action == "send":
-            at = parse_at(str(data.get("at") or ""))
-            await delivery.start_send(db, settings, issue_id, at=at, actor=actor)
-        elif action == "cancel":
-            await delivery.cancel(db, issue_id, actor=actor)
-        else:
-            await delivery.set_paused(db, issue_id, action == "pause", actor=actor)
-    except ValidationFailed as exc:
-        await db.rollback()
-        return await _page(db, issue_id, error=exc.message, status=422)
-    return Redirect(f"/redaktion/utskick/{issue_id}/leverans", status_code=303)
-
-
 # The delivery page's forms post to /leverans/<Swedish verb>.
-FORM_ACTIONS = {"skicka": "send", "avbryt": "cancel", "pausa": "pause", "ateruppta": "resume"}
+FORM_ACTIONS: dict[str, delivery.Action] = {
+    "skicka": "send",
+    "avbryt": "cancel",
+    "pausa": "pause",
+    "ateruppta": "resume",
+}
 
 
-@post(
-    "/redaktion/utskick/{issue_id:int}/leverans/{verb:str}",
-    guards=[editor_guard],
-    include_in_schema=False,
-    exception_handlers=TO_LOGIN,
-)
-async def delivery_form(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], verb: FromPath[str]
-) -> Template | Redirect:
-    action = FORM_ACTIONS.get(verb)
-    if action is None:
-        raise NotFound("Sidan finns inte.")
-    return await _form_action(request, db, issue_id, action)
+class DeliveryPages(EditorPages):
+    """An issue's delivery page, its CSV of problems, and its forms."""
+
+    path = "/redaktion/utskick/{issue_id:int}"
+
+    @get("/leverans")
+    async def delivery_page(self, db: Db, issue_id: FromPath[int]) -> Template:
+        return await _page(db, issue_id)
+
+    @get("/leverans.csv")
+    async def delivery_csv(self, db: Db, issue_id: FromPath[int]) -> Response[str]:
+        progress = await delivery.progress(db, issue_id, problem_limit=None)
+        out = io.StringIO()
+        writer = csvsafe.writer(out, delimiter=";")
+        writer.writerow(["e-post", "status", "orsak", "försök"])
+        for row in progress.problems:
+            writer.writerow(
+                [row["email"], STATE_NAMES[row["state"]], row["reason"], row["attempts"]]
+            )
+        return Response(
+            "\ufeff" + out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="leverans-{progress.slug}.csv"',
+                "Cache-Control": "no-store",
+            },
+        )
+
+    @post("/leverans/{verb:str}")
+    async def delivery_form(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        actor: Actor,
+        issue_id: FromPath[int],
+        verb: FromPath[str],
+    ) -> Template | Redirect:
+        action = FORM_ACTIONS.get(verb)
+        if action is None:
+            raise NotFound("Sidan finns inte.")
+        at = str((await request.form()).get("at") or "")
+        try:
+            await delivery.run_action(
+                db, settings_of(request), issue_id, action, actor=actor, at=at
+            )
+        except ValidationFailed as exc:
+            await discard_attempt(db)
+            return await _page(db, issue_id, error=exc.message, status=422)
+        return Redirect(f"/redaktion/utskick/{issue_id}/leverans", status_code=303)
 
 
 # ------------------------------------------------------------ outgoing mail page
@@ -160,44 +124,40 @@ MAIL_PAGE = "pages/editor/mail_queue.html"
 MAIL_PATH = "/redaktion/e-post"
 
 
-@get(MAIL_PATH, guards=[editor_guard], include_in_schema=False, exception_handlers=TO_LOGIN)
-async def mail_queue_page(db: Db, klart: FromQuery[str] = "") -> Template:
-    """Single mails (confirmations, welcome mails, links, test sends) and how they went."""
-    return Template(
-        template_name=MAIL_PAGE,
-        context={
-            "o": await mailqueue.overview(db),
-            "states": MAIL_STATE_NAMES,
-            "kinds": MAIL_KIND_NAMES,
-            "local": local,
-            "done": klart if klart in ("igen", "avbrutet") else "",
-        },
-        headers={"Cache-Control": "no-store"},
-    )
+class MailQueuePages(EditorPages):
+    """The outgoing-mail page: every single mail, retry now or cancel one."""
 
+    path = MAIL_PATH
 
-@post(
-    MAIL_PATH + "/{mail_id:int}/{verb:str}",
-    guards=[editor_guard],
-    include_in_schema=False,
-    exception_handlers=TO_LOGIN,
-)
-async def mail_queue_action(
-    request: Request[Any, Any, Any], db: Db, mail_id: FromPath[int], verb: FromPath[str]
-) -> Redirect:
-    actor = await _actor(request, db)
-    if verb == "forsok-igen":
-        await mailqueue.retry_now(db, [mail_id], actor=actor)
-        return Redirect(f"{MAIL_PATH}?klart=igen", status_code=303)
-    if verb == "avbryt":
-        await mailqueue.cancel(db, [mail_id], actor=actor)
-        return Redirect(f"{MAIL_PATH}?klart=avbrutet", status_code=303)
-    raise NotFound("Sidan finns inte.")
+    @get()
+    async def mail_queue_page(self, db: Db, klart: FromQuery[str] = "") -> Template:
+        """Single mails (confirmations, welcome mails, links, test sends) and how they went."""
+        return Template(
+            template_name=MAIL_PAGE,
+            context={
+                "o": await mailqueue.overview(db),
+                "states": MAIL_STATE_NAMES,
+                "kinds": MAIL_KIND_NAMES,
+                "local": local,
+                "done": klart if klart in ("igen", "avbrutet") else "",
+            },
+            headers={"Cache-Control": "no-store"},
+        )
+
+    @post("/{mail_id:int}/{verb:str}")
+    async def mail_queue_action(
+        self, db: Db, actor: Actor, mail_id: FromPath[int], verb: FromPath[str]
+    ) -> Redirect:
+        if verb == "forsok-igen":
+            await mailqueue.retry_now(db, [mail_id], actor=actor)
+            return Redirect(f"{MAIL_PATH}?klart=igen", status_code=303)
+        if verb == "avbryt":
+            await mailqueue.cancel(db, [mail_id], actor=actor)
+            return Redirect(f"{MAIL_PATH}?klart=avbrutet", status_code=303)
+        raise NotFound("Sidan finns inte.")
 
 
 # ---------------------------------------------------------------------- JSON API
-
-API: dict[str, Any] = {"guards": [api_guard], "tags": ["Leverans"], "security": api.SECURITY}
 
 
 @dataclass
@@ -245,93 +205,75 @@ class SendIn:
 async def _api(
     request: Request[Any, Any, Any],
     db: AsyncSession,
+    actor: str,
     issue_id: int,
-    action: str,
+    action: delivery.Action,
     at: str | None = None,
 ) -> DeliveryOut:
-    settings = settings_of(request)
-    actor = await _actor(request, db)
-    if action == "send":
-        await delivery.start_send(db, settings, issue_id, at=parse_at(at), actor=actor)
-    elif action == "cancel":
-        await delivery.cancel(db, issue_id, actor=actor)
-    else:
-        await delivery.set_paused(db, issue_id, action == "pause", actor=actor)
-    await db.flush()
+    await delivery.run_action(db, settings_of(request), issue_id, action, actor=actor, at=at)
     return DeliveryOut.of(await delivery.progress(db, issue_id))
 
 
-@post(
-    "/api/v1/issues/{issue_id:int}/send",
-    **API,
-    status_code=200,
-    responses=api.errors(400, 404, 409, 413, 422),
-)
-async def api_send(
-    request: Request[Any, Any, Any],
-    db: Db,
-    issue_id: FromPath[int],
-    data: JSONBody[SendIn | None] = None,
-) -> DeliveryOut:
-    """Send now, or schedule with ``{"at": "2026-12-01T08:00+01:00"}`` (the body is optional)."""
-    return await _api(request, db, issue_id, "send", at=data.at if data else None)
+class DeliveryApi(EditorApi):
+    """Send, schedule, cancel, pause and resume an issue, and its progress."""
 
+    path = "/api/v1/issues/{issue_id:int}"
+    tags = ("Leverans",)
 
-@post(
-    "/api/v1/issues/{issue_id:int}/cancel",
-    **API,
-    status_code=200,
-    responses=api.errors(400, 404, 409),
-)
-async def api_cancel(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> DeliveryOut:
-    return await _api(request, db, issue_id, "cancel")
+    @post(
+        "/send",
+        status_code=200,
+        responses=api.errors(400, 404, 409, 413, 422),
+    )
+    async def api_send(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        actor: Actor,
+        issue_id: FromPath[int],
+        data: JSONBody[SendIn | None] = None,
+    ) -> DeliveryOut:
+        """Send now, or schedule with ``{"at": "2026-12-01T08:00+01:00"}`` (the body is optional)."""  # noqa: E501
+        return await _api(request, db, actor, issue_id, "send", at=data.at if data else None)
 
+    @post(
+        "/cancel",
+        status_code=200,
+        responses=api.errors(400, 404, 409),
+    )
+    async def api_cancel(
+        self, request: Request[Any, Any, Any], db: Db, actor: Actor, issue_id: FromPath[int]
+    ) -> DeliveryOut:
+        return await _api(request, db, actor, issue_id, "cancel")
 
-@post(
-    "/api/v1/issues/{issue_id:int}/pause",
-    **API,
-    status_code=200,
-    responses=api.errors(400, 404, 409),
-)
-async def api_pause(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> DeliveryOut:
-    return await _api(request, db, issue_id, "pause")
+    @post(
+        "/pause",
+        status_code=200,
+        responses=api.errors(400, 404, 409),
+    )
+    async def api_pause(
+        self, request: Request[Any, Any, Any], db: Db, actor: Actor, issue_id: FromPath[int]
+    ) -> DeliveryOut:
+        return await _api(request, db, actor, issue_id, "pause")
 
+    @post(
+        "/resume",
+        status_code=200,
+        responses=api.errors(400, 404, 409),
+    )
+    async def api_resume(
+        self, request: Request[Any, Any, Any], db: Db, actor: Actor, issue_id: FromPath[int]
+    ) -> DeliveryOut:
+        return await _api(request, db, actor, issue_id, "resume")
 
-@post(
-    "/api/v1/issues/{issue_id:int}/resume",
-    **API,
-    status_code=200,
-    responses=api.errors(400, 404, 409),
-)
-async def api_resume(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> DeliveryOut:
-    return await _api(request, db, issue_id, "resume")
-
-
-@get("/api/v1/issues/{issue_id:int}/delivery", **API, responses=api.errors(400, 404))
-async def api_status(db: Db, issue_id: FromPath[int]) -> DeliveryOut:
-    """Totals by state, sent per minute, ETA and the recipients who did not get it."""
-    return DeliveryOut.of(await delivery.progress(db, issue_id))
+    @get("/delivery", responses=api.errors(400, 404))
+    async def api_status(self, db: Db, issue_id: FromPath[int]) -> DeliveryOut:
+        """Totals by state, sent per minute, ETA and the recipients who did not get it."""
+        return DeliveryOut.of(await delivery.progress(db, issue_id))
 
 
 def contribute(settings: Settings) -> Contribution:
     return Contribution(
-        routes=[
-            delivery_page,
-            delivery_csv,
-            delivery_form,
-            api_send,
-            api_cancel,
-            api_pause,
-            api_resume,
-            api_status,
-            mail_queue_page,
-            mail_queue_action,
-        ],
+        routes=[DeliveryPages, MailQueuePages, DeliveryApi],
         lifespan=[in_app] if settings.run_workers else [],
     )

@@ -13,13 +13,14 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import String, cast, delete, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service.calendar.format import STOCKHOLM
 from service.core import audit
 from service.db import any_of, is_row_id, is_sqlite, utcnow
 from service.delivery.models import Delivery
@@ -33,6 +34,9 @@ SUPPRESSION_BATCH = 5000
 OPEN_STATES = ("queued", "sending", "retry")
 CANCELLED_REASON = "utskicket avbröts"
 
+Action = Literal["send", "cancel", "pause", "resume"]
+"""What an editor can do with an issue's delivery (page, API and CLI alike)."""
+
 
 async def issue_by_slug(session: AsyncSession, slug: str) -> Issue:
     found = (await session.execute(select(Issue).where(Issue.slug == slug))).scalar_one_or_none()
@@ -45,6 +49,51 @@ async def _issue(session: AsyncSession, issue_id: int) -> Issue:
     issue = await session.get(Issue, issue_id) if is_row_id(issue_id) else None
     if issue is None:
         raise NotFound("Utskicket finns inte.")
+    return issue
+
+
+def send_time(at: datetime) -> datetime | None:
+    """The send-time rule: a time without a zone is Europe/Stockholm, and a time that
+    has passed means now (None)."""
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=STOCKHOLM)
+    return None if at <= utcnow() else at
+
+
+def parse_at(raw: str | None) -> datetime | None:
+    """A send time as the delivery page and the API give it: ISO 8601, read by
+    :func:`send_time`; empty means now (None). ValidationFailed if it cannot be read."""
+    if raw is None or not str(raw).strip():
+        return None
+    try:
+        at = datetime.fromisoformat(str(raw).strip())
+    except ValueError:
+        raise ValidationFailed(
+            "Tidpunkten kunde inte läsas. Ange datum och klockslag, t.ex. 2026-12-01 08:00.",
+            fields={"at": "ogiltig tidpunkt"},
+        ) from None
+    return send_time(at)
+
+
+async def run_action(
+    session: AsyncSession,
+    settings: Settings,
+    issue_id: int,
+    action: Action,
+    *,
+    actor: str,
+    at: str | None = None,
+) -> Issue:
+    """Do ``action`` to the issue's delivery: ``send`` (at ``at``, read by
+    :func:`parse_at`: empty or past is now), ``cancel``, ``pause`` or ``resume``.
+    The changes are flushed, so :func:`progress` sees them."""
+    if action == "send":
+        issue = await start_send(session, settings, issue_id, at=parse_at(at), actor=actor)
+    elif action == "cancel":
+        issue = await cancel(session, issue_id, actor=actor)
+    else:
+        issue = await set_paused(session, issue_id, action == "pause", actor=actor)
+    await session.flush()
     return issue
 
 

@@ -1,29 +1,7 @@
-"""Editor authentication: Argon2id passwords, login sessions, API bearer tokens, guards.
+"""Editor authentication: Argon2id passwords, login throttling, login sessions.
 
-How another domain protects its routes
---------------------------------------
-Browser pages (server-side session, CSRF-protected forms)::
-
-    from service.editor.auth import LOGIN_REDIRECT, current_editor, editor_guard
-
-    @get("/redaktion/...", guards=[editor_guard], exception_handlers=LOGIN_REDIRECT)
-    async def page(request: Request, db: AsyncSession) -> Template:
-        editor = current_editor(request)          # an Editor (detached, attributes loaded)
-        audit.record(db, actor_of(editor), "...", "issue", issue_id)
-
-``editor_guard`` raises ``LoginRequired`` (a 401 DomainError) when nobody is logged in;
-with ``exception_handlers=LOGIN_REDIRECT`` on the route (or router) that becomes a 303
-redirect to ``/redaktion/logga-in?next=<path>``; without it the error page is shown.
-
-JSON API (``Authorization: Bearer <token>``; tokens are stored as SHA-256 only)::
-
-    @post("/api/v1/...", guards=[api_guard])
-    async def endpoint(request: Request, db: AsyncSession) -> ...:
-        editor = current_editor(request)
-
-Admin-only routes add ``admin_guard`` after the login guard
-(``guards=[editor_guard, admin_guard]`` or ``[api_guard, admin_guard]``); it answers 403.
-``actor_of(editor)`` gives the audit-log actor string ``editor:<id>``.
+Which routes need a logged-in editor (and the guards, controller bases and
+``actor_of``) is :mod:`service.editor.guards`.
 """
 
 from __future__ import annotations
@@ -34,39 +12,26 @@ import hmac
 import ipaddress
 import time
 from typing import Any
-from urllib.parse import quote
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from litestar import Request, Response
-from litestar.connection import ASGIConnection
-from litestar.handlers.base import BaseRouteHandler
-from litestar.response import Redirect
+from litestar import Request
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import audit, ratelimit
 from service.db import utcnow
-from service.editor.models import ApiToken, Editor
-from service.errors import DomainError, Forbidden, RateLimited, ValidationFailed
+from service.editor.guards import SESSION_KEY, actor_of
+from service.editor.models import Editor
+from service.errors import RateLimited, ValidationFailed
 from service.settings import Settings
-from service.web import session_factory_of
 
-SESSION_KEY = "editor_id"
 SESSION_COOKIE = "innan_session"
-LOGIN_PATH = "/redaktion/logga-in"
 LOGIN_WINDOW_SECONDS = 15 * 60
 
 _HASHER = PasswordHasher()  # argon2-cffi defaults: Argon2id, RFC 9106 low-memory profile
 # Verified against when the address is unknown, so timing does not reveal accounts.
 _DUMMY_HASH = _HASHER.hash("innanforskapet-dummy-password")
-
-
-class LoginRequired(DomainError):
-    status_code = 401
-
-    def __init__(self, message: str = "Du måste logga in som redaktör.") -> None:
-        super().__init__(message)
 
 
 def hash_password(password: str) -> str:
@@ -85,14 +50,6 @@ def needs_rehash(password_hash: str) -> bool:
         return _HASHER.check_needs_rehash(password_hash)
     except InvalidHashError:
         return True
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def actor_of(editor: Editor) -> str:
-    return f"editor:{editor.id}"
 
 
 def throttled_client(ip: str) -> str:
@@ -143,9 +100,11 @@ async def authenticate(
     Known and unknown addresses take the same path and the same time (a dummy Argon2
     verify); a throttled attempt is answered before any lookup or hashing.
 
-    The counters are committed here, before the password is checked; the caller commits
-    the rest (audit entries, the login time) even when this raises (the login handler
-    catches the error and re-renders the form, which commits).
+    The counters are committed here, before the password is checked. The rest (audit
+    entries, the login time) is the caller's transaction, which must be committed also
+    when this raises: the login handler answers the error with the form (a page it
+    returns, so the request's session commits); a success is committed by
+    :func:`start_session`.
     """
     address = (email or "").strip().lower()
     limit = settings.login_attempts_per_15min
@@ -179,8 +138,16 @@ async def authenticate(
     return editor
 
 
-async def start_session(request: Request[Any, Any, Any], editor: Editor) -> None:
-    """Log ``editor`` in: a NEW session id (no fixation), the old session data deleted."""
+async def start_session(
+    request: Request[Any, Any, Any], session: AsyncSession, editor: Editor
+) -> None:
+    """Log ``editor`` in: a NEW session id (no fixation), the old session data deleted.
+
+    Commits ``session`` (the login that :func:`authenticate` recorded) first: the session
+    store writes through a connection of its own, and on SQLite it would wait for this
+    transaction's write lock until the busy timeout.
+    """
+    await session.commit()
     old_id = request.cookies.get(SESSION_COOKIE)
     if old_id:
         store = request.app.stores.get("sessions")
@@ -194,94 +161,6 @@ async def start_session(request: Request[Any, Any, Any], editor: Editor) -> None
 
 def end_session(request: Request[Any, Any, Any]) -> None:
     request.clear_session()
-
-
-async def _editor_by_id(
-    connection: ASGIConnection[Any, Any, Any, Any], editor_id: int
-) -> Editor | None:
-    async with session_factory_of(connection.app)() as session:
-        editor = await session.get(Editor, editor_id)
-        if editor is None or not editor.is_active:
-            return None
-        return editor
-
-
-async def editor_guard(
-    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler | None = None
-) -> None:
-    """Guard for browser pages: a logged-in, active editor, else ``LoginRequired``."""
-    if getattr(connection.state, "editor", None) is not None:
-        return
-    data = connection.scope.get("session")
-    editor_id = data.get(SESSION_KEY) if isinstance(data, dict) else None
-    editor = await _editor_by_id(connection, int(editor_id)) if editor_id else None
-    if editor is None:
-        raise LoginRequired()
-    connection.state.editor = editor
-
-
-async def api_guard(
-    connection: ASGIConnection[Any, Any, Any, Any], _handler: BaseRouteHandler | None = None
-) -> None:
-    """Guard for ``/api/v1``: ``Authorization: Bearer <token>`` of an active editor."""
-    if getattr(connection.state, "editor", None) is not None:
-        return
-    header = connection.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise LoginRequired("API-nyckel saknas (Authorization: Bearer <nyckel>).")
-    digest = token_hash(token.strip())
-    async with session_factory_of(connection.app)() as session:
-        row = (
-            await session.execute(
-                select(ApiToken, Editor)
-                .join(Editor, Editor.id == ApiToken.editor_id)
-                .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None))
-            )
-        ).first()
-        if row is None or not row[1].is_active:
-            raise LoginRequired("Ogiltig eller återkallad API-nyckel.")
-        api_token, editor = row
-        api_token.last_used_at = utcnow()
-        await session.commit()
-    connection.state.editor = editor
-
-
-async def admin_guard(
-    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler | None = None
-) -> None:
-    """Only admins; authenticates first (by bearer token under /api/, else session)."""
-    if getattr(connection.state, "editor", None) is None:
-        if connection.url.path.startswith("/api/"):
-            await api_guard(connection, handler)
-        else:
-            await editor_guard(connection, handler)
-    if connection.state.editor.role != "admin":
-        raise Forbidden("Det här kräver behörigheten administratör.")
-
-
-def current_editor(request: Request[Any, Any, Any] | ASGIConnection[Any, Any, Any, Any]) -> Editor:
-    """The editor the guard authenticated for this request."""
-    editor = getattr(request.state, "editor", None)
-    if editor is None:
-        raise LoginRequired()
-    assert isinstance(editor, Editor)
-    return editor
-
-
-def login_redirect(request: Request[Any, Any, Any], exc: LoginRequired) -> Response[Any]:
-    """Exception handler: browser pages go to the login form (with ``next``)."""
-    if request.url.path.startswith("/api/"):
-        return Response(
-            {"error": exc.message, "status": 401},
-            status_code=401,
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return Redirect(f"{LOGIN_PATH}?next={quote(target, safe='')}", status_code=303)
-
-
-LOGIN_REDIRECT: dict[type[Exception], Any] = {LoginRequired: login_redirect}
 
 
 def safe_next(target: str | None) -> str:

@@ -1,7 +1,7 @@
 """Editor pages: login, logout, API tokens, editor accounts (admins) and set-password links.
 
-Issue, block, calendar and media pages live in their own domains' handlers and use the
-guards of :mod:`service.editor.auth`.
+Issue, block, calendar and media pages live in their own domains' handlers, on the
+controller bases of :mod:`service.editor.guards` (as the token and editor pages here).
 
 ``/redaktion/redaktorer`` (admins only) lists editors, invites new ones, disables/enables
 them, changes roles and issues set-password links. A link is shown once on the page and
@@ -22,10 +22,18 @@ from service.calendar.format import local
 from service.core import audit
 from service.editor import auth, mails
 from service.editor import service as editors
-from service.editor.models import ROLES
+from service.editor.guards import (
+    LOGIN_PATH,
+    SESSION_KEY,
+    Actor,
+    AdminPages,
+    CurrentEditor,
+    EditorPages,
+)
+from service.editor.models import ROLES, Editor
 from service.errors import DomainError, RateLimited, ValidationFailed
 from service.settings import Settings
-from service.web import Contribution, client_ip, settings_of
+from service.web import Contribution, client_ip, discard_attempt, settings_of
 
 Db = NamedDependency[AsyncSession]
 
@@ -60,27 +68,17 @@ async def login(request: Request[Any, Any, Any], db: Db) -> Redirect | Template:
             context={"next": target, "error": exc.message, "email": email},
             status_code=exc.status_code,
         )
-    await db.commit()  # release SQLite's write lock before the session store writes
-    await auth.start_session(request, editor)
+    await auth.start_session(request, db, editor)
     return Redirect(target, status_code=303)
 
 
 @post("/redaktion/logga-ut", include_in_schema=False, status_code=303)
 async def logout(request: Request[Any, Any, Any], db: Db) -> Redirect:
     data = request.scope.get("session")
-    if isinstance(data, dict) and data.get(auth.SESSION_KEY):
-        audit.record(
-            db, f"editor:{data[auth.SESSION_KEY]}", "logout", "editor", data[auth.SESSION_KEY]
-        )
+    if isinstance(data, dict) and data.get(SESSION_KEY):
+        audit.record(db, f"editor:{data[SESSION_KEY]}", "logout", "editor", data[SESSION_KEY])
     auth.end_session(request)
-    return Redirect(auth.LOGIN_PATH + "?utloggad=1", status_code=303)
-
-
-UI: dict[str, Any] = {
-    "guards": [auth.editor_guard],
-    "exception_handlers": auth.LOGIN_REDIRECT,
-    "include_in_schema": False,
-}
+    return Redirect(LOGIN_PATH + "?utloggad=1", status_code=303)
 
 
 async def _tokens_page(
@@ -94,40 +92,38 @@ async def _tokens_page(
     )  # fmt: skip
 
 
-@get("/redaktion/nycklar", **UI)
-async def tokens_page(request: Request[Any, Any, Any], db: Db) -> Template:
-    return await _tokens_page(db, auth.current_editor(request).id)
+class TokenPages(EditorPages):
+    """An editor's own API keys: list, create (the key is shown once), revoke."""
 
+    path = "/redaktion/nycklar"
 
-@post("/redaktion/nycklar", **UI, status_code=200)
-async def token_create(request: Request[Any, Any, Any], db: Db) -> Template:
-    editor = auth.current_editor(request)
-    form = await request.form()
-    try:
-        _, plain = await editors.create_token(
-            db, editor, str(form.get("name") or ""), actor=auth.actor_of(editor)
-        )
-    except ValidationFailed as exc:
-        return await _tokens_page(db, editor.id, message=exc.message, status=422)
-    return await _tokens_page(db, editor.id, plain=plain)
+    @get()
+    async def tokens_page(self, db: Db, editor: CurrentEditor) -> Template:
+        return await _tokens_page(db, editor.id)
 
+    @post(status_code=200)
+    async def token_create(
+        self, request: Request[Any, Any, Any], db: Db, editor: CurrentEditor, actor: Actor
+    ) -> Template:
+        form = await request.form()
+        try:
+            _, plain = await editors.create_token(
+                db, editor, str(form.get("name") or ""), actor=actor
+            )
+        except ValidationFailed as exc:
+            return await _tokens_page(db, editor.id, message=exc.message, status=422)
+        return await _tokens_page(db, editor.id, plain=plain)
 
-@post("/redaktion/nycklar/{token_id:int}/aterkalla", **UI, status_code=303)
-async def token_revoke(
-    request: Request[Any, Any, Any], db: Db, token_id: FromPath[int]
-) -> Redirect:
-    editor = auth.current_editor(request)
-    await editors.revoke_token(db, editor.id, token_id, actor=auth.actor_of(editor))
-    return Redirect("/redaktion/nycklar", status_code=303)
+    @post("/{token_id:int}/aterkalla", status_code=303)
+    async def token_revoke(
+        self, db: Db, editor: CurrentEditor, actor: Actor, token_id: FromPath[int]
+    ) -> Redirect:
+        await editors.revoke_token(db, editor.id, token_id, actor=actor)
+        return Redirect("/redaktion/nycklar", status_code=303)
 
 
 # ---------------------------------------------------------------- editor accounts (admins)
 
-ADMIN: dict[str, Any] = {
-    "guards": [auth.editor_guard, auth.admin_guard],
-    "exception_handlers": auth.LOGIN_REDIRECT,
-    "include_in_schema": False,
-}
 EDITORS_PATH = "/redaktion/redaktorer"
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 DONE = ("roll", "avstangd", "aktiverad")
@@ -136,6 +132,7 @@ DONE = ("roll", "avstangd", "aktiverad")
 async def _editors_page(
     request: Request[Any, Any, Any],
     db: AsyncSession,
+    me: Editor,
     *,
     form: dict[str, str] | None = None,
     error: DomainError | None = None,
@@ -147,7 +144,7 @@ async def _editors_page(
     return Template(
         template_name="pages/editor/editors.html",
         context={
-            "me": auth.current_editor(request),
+            "me": me,
             "editors": await editors.list_editors(db),
             "roles": ROLES,
             "form": form or {"role": "editor", "send_mail": "1"},
@@ -173,80 +170,108 @@ def _mail_link(
     return True
 
 
-@get(EDITORS_PATH, **ADMIN)
-async def editors_page(
-    request: Request[Any, Any, Any], db: Db, klart: FromQuery[str] = ""
-) -> Template:
-    return await _editors_page(request, db, done=klart)
+class EditorAccountPages(AdminPages):
+    """Editor accounts (admins only): invite, set-password links, roles, disable/enable."""
 
+    path = EDITORS_PATH
 
-@post(EDITORS_PATH, **ADMIN, status_code=200)
-async def editor_create(request: Request[Any, Any, Any], db: Db) -> Template:
-    me = auth.current_editor(request)
-    data = await request.form()
-    form = {key: str(data.get(key) or "")[:400] for key in ("email", "name", "role", "send_mail")}
-    try:
-        link = await editors.invite_editor(
-            db, form["email"], name=form["name"], role=form["role"], actor=auth.actor_of(me)
-        )
-    except DomainError as exc:
-        return await _editors_page(request, db, form=form, error=exc)
-    mailed = _mail_link(request, db, link, True) if form["send_mail"] else None
-    return await _editors_page(request, db, link=link, new_account=True, mailed=mailed)
+    @get()
+    async def editors_page(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        editor: CurrentEditor,
+        klart: FromQuery[str] = "",
+    ) -> Template:
+        return await _editors_page(request, db, editor, done=klart)
 
+    @post(status_code=200)
+    async def editor_create(
+        self, request: Request[Any, Any, Any], db: Db, editor: CurrentEditor, actor: Actor
+    ) -> Template:
+        data = await request.form()
+        keys = ("email", "name", "role", "send_mail")
+        form = {key: str(data.get(key) or "")[:400] for key in keys}
+        try:
+            link = await editors.invite_editor(
+                db, form["email"], name=form["name"], role=form["role"], actor=actor
+            )
+        except DomainError as exc:
+            return await _editors_page(request, db, editor, form=form, error=exc)
+        mailed = _mail_link(request, db, link, True) if form["send_mail"] else None
+        return await _editors_page(request, db, editor, link=link, new_account=True, mailed=mailed)
 
-@post(EDITORS_PATH + "/{editor_id:int}/lank", **ADMIN, status_code=200)
-async def editor_link(
-    request: Request[Any, Any, Any], db: Db, editor_id: FromPath[int]
-) -> Template:
-    me = auth.current_editor(request)
-    try:
-        link = await editors.issue_password_link(db, editor_id, actor=auth.actor_of(me))
-    except DomainError as exc:
-        return await _editors_page(request, db, error=exc)
-    mailed = _mail_link(request, db, link, False)
-    return await _editors_page(request, db, link=link, mailed=mailed)
+    @post("/{editor_id:int}/lank", status_code=200)
+    async def editor_link(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        editor: CurrentEditor,
+        actor: Actor,
+        editor_id: FromPath[int],
+    ) -> Template:
+        try:
+            link = await editors.issue_password_link(db, editor_id, actor=actor)
+        except DomainError as exc:
+            return await _editors_page(request, db, editor, error=exc)
+        mailed = _mail_link(request, db, link, False)
+        return await _editors_page(request, db, editor, link=link, mailed=mailed)
 
+    @post("/{editor_id:int}/roll", status_code=303)
+    async def editor_role(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        editor: CurrentEditor,
+        actor: Actor,
+        editor_id: FromPath[int],
+    ) -> Redirect | Template:
+        role = str((await request.form()).get("role") or "")
+        try:
+            await editors.set_role(db, editor_id, role, actor_id=editor.id, actor=actor)
+        except DomainError as exc:
+            await discard_attempt(db)  # also lets go of the rows _lock_admins locked
+            return await _editors_page(request, db, editor, error=exc)
+        return Redirect(f"{EDITORS_PATH}?klart=roll", status_code=303)
 
-@post(EDITORS_PATH + "/{editor_id:int}/roll", **ADMIN, status_code=303)
-async def editor_role(
-    request: Request[Any, Any, Any], db: Db, editor_id: FromPath[int]
-) -> Redirect | Template:
-    me = auth.current_editor(request)
-    role = str((await request.form()).get("role") or "")
-    try:
-        await editors.set_role(db, editor_id, role, actor_id=me.id, actor=auth.actor_of(me))
-    except DomainError as exc:
-        await db.rollback()
-        return await _editors_page(request, db, error=exc)
-    return Redirect(f"{EDITORS_PATH}?klart=roll", status_code=303)
+    @post("/{editor_id:int}/stang-av", status_code=303)
+    async def editor_disable(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        editor: CurrentEditor,
+        actor: Actor,
+        editor_id: FromPath[int],
+    ) -> Redirect | Template:
+        return await _set_active(request, db, editor, actor, editor_id, False)
+
+    @post("/{editor_id:int}/aktivera", status_code=303)
+    async def editor_enable(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        editor: CurrentEditor,
+        actor: Actor,
+        editor_id: FromPath[int],
+    ) -> Redirect | Template:
+        return await _set_active(request, db, editor, actor, editor_id, True)
 
 
 async def _set_active(
-    request: Request[Any, Any, Any], db: AsyncSession, editor_id: int, active: bool
+    request: Request[Any, Any, Any],
+    db: AsyncSession,
+    me: Editor,
+    actor: str,
+    editor_id: int,
+    active: bool,
 ) -> Redirect | Template:
-    me = auth.current_editor(request)
     try:
-        await editors.set_active(db, editor_id, active, actor_id=me.id, actor=auth.actor_of(me))
+        await editors.set_active(db, editor_id, active, actor_id=me.id, actor=actor)
     except DomainError as exc:
-        await db.rollback()
-        return await _editors_page(request, db, error=exc)
+        await discard_attempt(db)  # also lets go of the rows _lock_admins locked
+        return await _editors_page(request, db, me, error=exc)
     done = "aktiverad" if active else "avstangd"
     return Redirect(f"{EDITORS_PATH}?klart={done}", status_code=303)
-
-
-@post(EDITORS_PATH + "/{editor_id:int}/stang-av", **ADMIN, status_code=303)
-async def editor_disable(
-    request: Request[Any, Any, Any], db: Db, editor_id: FromPath[int]
-) -> Redirect | Template:
-    return await _set_active(request, db, editor_id, False)
-
-
-@post(EDITORS_PATH + "/{editor_id:int}/aktivera", **ADMIN, status_code=303)
-async def editor_enable(
-    request: Request[Any, Any, Any], db: Db, editor_id: FromPath[int]
-) -> Redirect | Template:
-    return await _set_active(request, db, editor_id, True)
 
 
 # ---------------------------------------------------------------- set-password link (public)
@@ -294,13 +319,13 @@ async def password_set(
     try:
         await editors.set_password_with_link(db, token, password, repeat)
     except ValidationFailed as exc:
-        await db.rollback()
+        await discard_attempt(db)
         _, editor = await editors.open_password_link(db, token)
         return _password_page(token, email=editor.email, error=exc)
     except DomainError as exc:
-        await db.rollback()
+        await discard_attempt(db)
         return _password_page(token, error=exc, usable=False)
-    return Redirect(auth.LOGIN_PATH + "?losenord=1", status_code=303)
+    return Redirect(LOGIN_PATH + "?losenord=1", status_code=303)
 
 
 def contribute(settings: Settings) -> Contribution:
@@ -309,15 +334,8 @@ def contribute(settings: Settings) -> Contribution:
             login_form,
             login,
             logout,
-            tokens_page,
-            token_create,
-            token_revoke,
-            editors_page,
-            editor_create,
-            editor_link,
-            editor_role,
-            editor_disable,
-            editor_enable,
+            TokenPages,
+            EditorAccountPages,
             password_form,
             password_set,
         ]

@@ -26,10 +26,11 @@ from service.core.addresses import normalise_address
 from service.core.models import HttpSession
 from service.core.text import SINGLE_LINE_MESSAGE, has_control_chars
 from service.db import begin_immediate, utcnow
-from service.editor.auth import SESSION_KEY, hash_password, token_hash
+from service.editor.auth import hash_password
+from service.editor.guards import SESSION_KEY
 from service.editor.models import ROLES, ApiToken, Editor, PasswordLink
 from service.errors import Conflict, Gone, NotFound, ValidationFailed
-from service.security.signing import new_token
+from service.security.signing import hash_token, new_token
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 1024
@@ -131,7 +132,7 @@ async def _issue_link(session: AsyncSession, editor: Editor) -> IssuedLink:
     token = new_token(32)
     expires_at = now + timedelta(hours=PASSWORD_LINK_HOURS)
     session.add(
-        PasswordLink(editor_id=editor.id, token_hash=token_hash(token), expires_at=expires_at)
+        PasswordLink(editor_id=editor.id, token_hash=hash_token(token), expires_at=expires_at)
     )
     await session.flush()
     return IssuedLink(editor=editor, token=token, expires_at=expires_at)
@@ -174,7 +175,7 @@ async def open_password_link(session: AsyncSession, token: str) -> tuple[Passwor
             await session.execute(
                 select(PasswordLink, Editor)
                 .join(Editor, Editor.id == PasswordLink.editor_id)
-                .where(PasswordLink.token_hash == token_hash(token))
+                .where(PasswordLink.token_hash == hash_token(token))
             )
         ).first()
     if row is None:
@@ -355,7 +356,7 @@ async def create_token(
         )
     plain = "innan_" + new_token(32)
     token = ApiToken(
-        editor_id=editor.id, name=name, token_hash=token_hash(plain), prefix=plain[:12]
+        editor_id=editor.id, name=name, token_hash=hash_token(plain), prefix=plain[:12]
     )
     session.add(token)
     await session.flush()

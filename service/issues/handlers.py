@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service import api
 from service.calendar import service as calendar_service
 from service.calendar.format import local
-from service.editor.auth import LOGIN_REDIRECT, actor_of, api_guard, current_editor, editor_guard
+from service.editor.guards import Actor, CurrentEditor, EditorApi, EditorPages
 from service.errors import ValidationFailed
 from service.issues import service
 from service.issues.blocks import block_data_from_form
@@ -44,19 +44,9 @@ from service.issues.testsend import preview, test_send
 from service.issues.testsend import recent as recent_test_sends
 from service.mail.messages import MAIL_STATE_NAMES
 from service.settings import Settings
-from service.web import Contribution, settings_of
+from service.web import Contribution, discard_attempt, settings_of
 
 Db = NamedDependency[AsyncSession]
-API: dict[str, Any] = {"guards": [api_guard], "tags": ["Utskick"], "security": api.SECURITY}
-UI: dict[str, Any] = {
-    "guards": [editor_guard],
-    "exception_handlers": LOGIN_REDIRECT,
-    "include_in_schema": False,
-}
-
-
-def _actor(request: Request[Any, Any, Any]) -> str:
-    return actor_of(current_editor(request))
 
 
 def _fields(data: JSONBody[IssueIn]) -> IssueFields:
@@ -70,168 +60,6 @@ def _fields(data: JSONBody[IssueIn]) -> IssueFields:
         organisations=data.organisations,
         roles=data.roles,
     )
-
-
-# ---------------------------------------------------------------- JSON API
-
-
-@get("/api/v1/issues", **API, responses=api.errors())
-async def api_list(db: Db) -> list[IssueOut]:
-    return [IssueOut.of(i) for i in await service.list_issues(db)]
-
-
-@get("/api/v1/lists", **API, responses=api.errors())
-async def api_lists(db: Db) -> list[MailingListOut]:
-    """The mailing lists an issue can target (``list_ids``)."""
-    return [
-        MailingListOut(id=m.id, slug=m.slug, name=m.name)
-        for m in await service.list_mailing_lists(db)
-    ]
-
-
-@post("/api/v1/issues", **API, responses=api.errors(400, 413, 422))
-async def api_create(request: Request[Any, Any, Any], db: Db, data: JSONBody[IssueIn]) -> IssueOut:
-    editor = current_editor(request)
-    issue = await service.create_issue(
-        db, _fields(data), editor_id=editor.id, actor=_actor(request)
-    )
-    return IssueOut.of(issue)
-
-
-@get("/api/v1/issues/{issue_id:int}", **API, responses=api.errors(400, 404))
-async def api_get(db: Db, issue_id: FromPath[int]) -> IssueOut:
-    return IssueOut.of(await service.get_issue(db, issue_id))
-
-
-@put("/api/v1/issues/{issue_id:int}", **API, responses=api.errors(400, 404, 409, 413, 422))
-async def api_update(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], data: JSONBody[IssueIn]
-) -> IssueOut:
-    issue = await service.update_issue(
-        db, issue_id, _fields(data), version=data.version, actor=_actor(request)
-    )
-    return IssueOut.of(issue)
-
-
-@delete("/api/v1/issues/{issue_id:int}", **API, responses=api.errors(400, 404, 409))
-async def api_delete(request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]) -> None:
-    await service.delete_issue(db, issue_id, actor=_actor(request))
-
-
-@post("/api/v1/issues/{issue_id:int}/duplicate", **API, responses=api.errors(400, 404))
-async def api_duplicate(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> IssueOut:
-    editor = current_editor(request)
-    copy = await service.duplicate_issue(db, issue_id, editor_id=editor.id, actor=_actor(request))
-    return IssueOut.of(copy)
-
-
-@post("/api/v1/issues/{issue_id:int}/blocks", **API, responses=api.errors(400, 404, 409, 413, 422))
-async def api_add_block(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], data: JSONBody[BlockIn]
-) -> BlockOut:
-    block = await service.add_block(
-        db,
-        issue_id,
-        data.kind,
-        data.data,
-        position=data.position,
-        version=data.version,
-        actor=_actor(request),
-    )
-    return BlockOut.of(block)
-
-
-@patch(
-    "/api/v1/issues/{issue_id:int}/blocks/{block_id:int}",
-    **API,
-    responses=api.errors(400, 404, 409, 413, 422),
-)
-async def api_update_block(
-    request: Request[Any, Any, Any],
-    db: Db,
-    issue_id: FromPath[int],
-    block_id: FromPath[int],
-    data: JSONBody[BlockDataIn],
-) -> BlockOut:
-    block = await service.update_block(
-        db, issue_id, block_id, data.data, version=data.version, actor=_actor(request)
-    )
-    return BlockOut.of(block)
-
-
-@delete(
-    "/api/v1/issues/{issue_id:int}/blocks/{block_id:int}",
-    **API,
-    responses=api.errors(400, 404, 409),
-)
-async def api_delete_block(
-    request: Request[Any, Any, Any],
-    db: Db,
-    issue_id: FromPath[int],
-    block_id: FromPath[int],
-    version: FromQuery[int | None] = None,
-) -> None:
-    """``?version=`` (optional): the issue version you read; 409 if it has changed since."""
-    await service.delete_block(db, issue_id, block_id, version=version, actor=_actor(request))
-
-
-@put(
-    "/api/v1/issues/{issue_id:int}/blocks/order",
-    **API,
-    responses=api.errors(400, 404, 409, 413, 422),
-)
-async def api_reorder(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], data: JSONBody[ReorderIn]
-) -> IssueOut:
-    issue = await service.reorder_blocks(
-        db, issue_id, data.block_ids, version=data.version, actor=_actor(request)
-    )
-    return IssueOut.of(issue)
-
-
-@get("/api/v1/issues/{issue_id:int}/preview", **API, responses=api.errors(400, 404))
-async def api_preview(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> PreviewOut:
-    settings = settings_of(request)
-    shown = preview(settings, await render_issue(db, settings, issue_id))
-    return PreviewOut(html=shown.html, text=shown.text, headers=dict(shown.headers))
-
-
-@post(
-    "/api/v1/issues/{issue_id:int}/test-send",
-    **API,
-    status_code=202,
-    responses=api.errors(400, 404, 413, 422),
-)
-async def api_test_send(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], data: JSONBody[TestSendIn]
-) -> TestSendOut:
-    """Queue a test send; it is sent within seconds by the worker (see ``test-sends``)."""
-    await service.get_issue(db, issue_id)
-    rows = await test_send(
-        db,
-        settings_of(request),
-        issue_id,
-        data.addresses,
-        actor=_actor(request),
-        editor_id=current_editor(request).id,
-    )
-    return TestSendOut(queued=[QueuedMailOut.of(row) for row in rows])
-
-
-@get("/api/v1/issues/{issue_id:int}/test-sends", **API, responses=api.errors(400, 404))
-async def api_test_sends(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> list[QueuedMailOut]:
-    """The issue's latest test sends and what the mail server answered, newest first."""
-    await service.get_issue(db, issue_id)
-    return [QueuedMailOut.of(row) for row in await recent_test_sends(db, issue_id)]
-
-
-# ---------------------------------------------------------------- editor pages
 
 
 async def _form(request: Request[Any, Any, Any]) -> dict[str, Any]:
@@ -268,18 +96,6 @@ def _block_version(form: dict[str, Any]) -> int:
     return _version(form) or 0
 
 
-@get("/redaktion", **UI)
-async def page_list(request: Request[Any, Any, Any], db: Db) -> Template:
-    return Template(
-        template_name="pages/editor/issues.html",
-        context={
-            "issues": await service.list_issues(db),
-            "status_sv": STATUS_SV,
-            "editor": current_editor(request),
-        },
-    )
-
-
 async def _issue_form_page(
     db: AsyncSession,
     *,
@@ -300,25 +116,6 @@ async def _issue_form_page(
         },
         status_code=status,
     )
-
-
-@get("/redaktion/utskick/nytt", **UI)
-async def page_new(db: Db) -> Template:
-    return await _issue_form_page(db)
-
-
-@post("/redaktion/utskick/nytt", **UI, status_code=303)
-async def page_create(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
-    form = await _form(request)
-    try:
-        issue = await service.create_issue(
-            db, _issue_fields(form), editor_id=current_editor(request).id, actor=_actor(request)
-        )
-    except ValidationFailed as exc:
-        return await _issue_form_page(
-            db, form=form, errors=exc.fields, message=exc.message, status=422
-        )
-    return Redirect(f"/redaktion/utskick/{issue.id}", status_code=303)
 
 
 async def _editor_page(
@@ -363,117 +160,11 @@ async def _stale_page(
     block_id: int | None = None,
 ) -> Template:
     """409: the editor page as it is now, with what the editor typed kept in its form."""
-    await db.rollback()
+    await discard_attempt(db)
     db.expunge_all()  # render the current issue, not the objects of the failed attempt
     return await _editor_page(
         db, issue_id, message=exc.message, form=form, block_id=block_id, status=409, stale=True
     )
-
-
-@get("/redaktion/utskick/{issue_id:int}", **UI)
-async def page_issue(db: Db, issue_id: FromPath[int]) -> Template:
-    return await _editor_page(db, issue_id)
-
-
-@post("/redaktion/utskick/{issue_id:int}", **UI, status_code=303)
-async def page_update(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> Response[Any]:
-    form = await _form(request)
-    try:
-        await service.update_issue(
-            db, issue_id, _issue_fields(form), version=_version(form), actor=_actor(request)
-        )
-    except StaleVersion as exc:
-        return await _stale_page(db, issue_id, exc, form=form)
-    except ValidationFailed as exc:
-        return await _editor_page(
-            db, issue_id, errors=exc.fields, message=exc.message, form=form, status=422
-        )
-    return Redirect(f"/redaktion/utskick/{issue_id}?sparat=1", status_code=303)
-
-
-@post("/redaktion/utskick/{issue_id:int}/duplicera", **UI, status_code=303)
-async def page_duplicate(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> Redirect:
-    copy = await service.duplicate_issue(
-        db, issue_id, editor_id=current_editor(request).id, actor=_actor(request)
-    )
-    return Redirect(f"/redaktion/utskick/{copy.id}", status_code=303)
-
-
-@post("/redaktion/utskick/{issue_id:int}/ta-bort", **UI, status_code=303)
-async def page_delete(request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]) -> Redirect:
-    await service.delete_issue(db, issue_id, actor=_actor(request))
-    return Redirect("/redaktion", status_code=303)
-
-
-@post("/redaktion/utskick/{issue_id:int}/block", **UI, status_code=303)
-async def page_add_block(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> Response[Any]:
-    form = await _form(request)
-    kind = form.get("kind", "")
-    try:
-        await service.add_block(
-            db,
-            issue_id,
-            kind,
-            block_data_from_form(kind, form),
-            version=_block_version(form),
-            actor=_actor(request),
-        )
-    except StaleVersion as exc:
-        return await _stale_page(db, issue_id, exc, form=form, block_id=0)
-    except ValidationFailed as exc:
-        return await _editor_page(
-            db, issue_id, errors=exc.fields, message=exc.message, form=form, block_id=0, status=422
-        )
-    return Redirect(f"/redaktion/utskick/{issue_id}#block-sista", status_code=303)
-
-
-@post("/redaktion/utskick/{issue_id:int}/block/{block_id:int}", **UI, status_code=303)
-async def page_block_action(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int], block_id: FromPath[int]
-) -> Response[Any]:
-    form = await _form(request)
-    action = form.get("action", "save")
-    actor = _actor(request)
-    try:
-        version = _block_version(form)
-        if action in ("up", "down"):
-            direction = -1 if action == "up" else 1
-            await service.move_block(
-                db, issue_id, block_id, direction, version=version, actor=actor
-            )
-        elif action == "delete":
-            await service.delete_block(db, issue_id, block_id, version=version, actor=actor)
-        else:
-            issue = await service.get_issue(db, issue_id)
-            kind = next((b.kind for b in issue.blocks if b.id == block_id), "")
-            await service.update_block(
-                db,
-                issue_id,
-                block_id,
-                block_data_from_form(kind, form),
-                version=version,
-                actor=actor,
-            )
-    except StaleVersion as exc:
-        kept = form if action == "save" else None
-        return await _stale_page(db, issue_id, exc, form=kept, block_id=block_id if kept else None)
-    except ValidationFailed as exc:
-        return await _editor_page(
-            db,
-            issue_id,
-            errors=exc.fields,
-            message=exc.message,
-            form=form,
-            block_id=block_id,
-            status=422,
-        )
-    return Redirect(f"/redaktion/utskick/{issue_id}#block-{block_id}", status_code=303)
 
 
 async def _preview_page(
@@ -508,96 +199,369 @@ async def _preview_page(
     )
 
 
-@get("/redaktion/utskick/{issue_id:int}/forhandsvisning", **UI)
-async def page_preview(
-    request: Request[Any, Any, Any],
-    db: Db,
-    issue_id: FromPath[int],
-) -> Template:
-    view = request.query_params.get("vy", "dator")
-    queued = request.query_params.get("prov") == "1"
-    return await _preview_page(db, settings_of(request), issue_id, view=view, queued=queued)
+class IssueApi(EditorApi):
+    """Issues, their blocks, preview and test sends over JSON; the lists they can target."""
 
+    path = "/api/v1"
+    tags = ("Utskick",)
 
-@get("/redaktion/utskick/{issue_id:int}/forhandsvisning/html", **UI)
-async def page_preview_html(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> Response[str]:
-    settings = settings_of(request)
-    shown = preview(settings, await render_issue(db, settings, issue_id))
-    return Response(
-        shown.html,
-        media_type="text/html; charset=utf-8",
-        headers={
-            # Mail HTML is inline styles throughout; no script, framed by our page only.
-            "Content-Security-Policy": (
-                "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; "
-                "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
-            ),
-            "X-Frame-Options": "SAMEORIGIN",
-        },
+    @get("/issues", responses=api.errors())
+    async def api_list(self, db: Db) -> list[IssueOut]:
+        return [IssueOut.of(i) for i in await service.list_issues(db)]
+
+    @get("/lists", responses=api.errors())
+    async def api_lists(self, db: Db) -> list[MailingListOut]:
+        """The mailing lists an issue can target (``list_ids``)."""
+        return [
+            MailingListOut(id=m.id, slug=m.slug, name=m.name)
+            for m in await service.list_mailing_lists(db)
+        ]
+
+    @post("/issues", responses=api.errors(400, 413, 422))
+    async def api_create(
+        self, db: Db, editor: CurrentEditor, actor: Actor, data: JSONBody[IssueIn]
+    ) -> IssueOut:
+        issue = await service.create_issue(db, _fields(data), editor_id=editor.id, actor=actor)
+        return IssueOut.of(issue)
+
+    @get("/issues/{issue_id:int}", responses=api.errors(400, 404))
+    async def api_get(self, db: Db, issue_id: FromPath[int]) -> IssueOut:
+        return IssueOut.of(await service.get_issue(db, issue_id))
+
+    @put("/issues/{issue_id:int}", responses=api.errors(400, 404, 409, 413, 422))
+    async def api_update(
+        self, db: Db, actor: Actor, issue_id: FromPath[int], data: JSONBody[IssueIn]
+    ) -> IssueOut:
+        issue = await service.update_issue(
+            db, issue_id, _fields(data), version=data.version, actor=actor
+        )
+        return IssueOut.of(issue)
+
+    @delete("/issues/{issue_id:int}", responses=api.errors(400, 404, 409))
+    async def api_delete(self, db: Db, actor: Actor, issue_id: FromPath[int]) -> None:
+        await service.delete_issue(db, issue_id, actor=actor)
+
+    @post("/issues/{issue_id:int}/duplicate", responses=api.errors(400, 404))
+    async def api_duplicate(
+        self, db: Db, editor: CurrentEditor, actor: Actor, issue_id: FromPath[int]
+    ) -> IssueOut:
+        copy = await service.duplicate_issue(db, issue_id, editor_id=editor.id, actor=actor)
+        return IssueOut.of(copy)
+
+    @post("/issues/{issue_id:int}/blocks", responses=api.errors(400, 404, 409, 413, 422))
+    async def api_add_block(
+        self, db: Db, actor: Actor, issue_id: FromPath[int], data: JSONBody[BlockIn]
+    ) -> BlockOut:
+        block = await service.add_block(
+            db,
+            issue_id,
+            data.kind,
+            data.data,
+            position=data.position,
+            version=data.version,
+            actor=actor,
+        )
+        return BlockOut.of(block)
+
+    @patch(
+        "/issues/{issue_id:int}/blocks/{block_id:int}",
+        responses=api.errors(400, 404, 409, 413, 422),
     )
+    async def api_update_block(
+        self,
+        db: Db,
+        actor: Actor,
+        issue_id: FromPath[int],
+        block_id: FromPath[int],
+        data: JSONBody[BlockDataIn],
+    ) -> BlockOut:
+        block = await service.update_block(
+            db, issue_id, block_id, data.data, version=data.version, actor=actor
+        )
+        return BlockOut.of(block)
+
+    @delete(
+        "/issues/{issue_id:int}/blocks/{block_id:int}",
+        responses=api.errors(400, 404, 409),
+    )
+    async def api_delete_block(
+        self,
+        db: Db,
+        actor: Actor,
+        issue_id: FromPath[int],
+        block_id: FromPath[int],
+        version: FromQuery[int | None] = None,
+    ) -> None:
+        """``?version=`` (optional): the issue version you read; 409 if it has changed since."""
+        await service.delete_block(db, issue_id, block_id, version=version, actor=actor)
+
+    @put(
+        "/issues/{issue_id:int}/blocks/order",
+        responses=api.errors(400, 404, 409, 413, 422),
+    )
+    async def api_reorder(
+        self, db: Db, actor: Actor, issue_id: FromPath[int], data: JSONBody[ReorderIn]
+    ) -> IssueOut:
+        issue = await service.reorder_blocks(
+            db, issue_id, data.block_ids, version=data.version, actor=actor
+        )
+        return IssueOut.of(issue)
+
+    @get("/issues/{issue_id:int}/preview", responses=api.errors(400, 404))
+    async def api_preview(
+        self, request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+    ) -> PreviewOut:
+        settings = settings_of(request)
+        shown = preview(settings, await render_issue(db, settings, issue_id))
+        return PreviewOut(html=shown.html, text=shown.text, headers=dict(shown.headers))
+
+    @post(
+        "/issues/{issue_id:int}/test-send",
+        status_code=202,
+        responses=api.errors(400, 404, 413, 422),
+    )
+    async def api_test_send(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        editor: CurrentEditor,
+        actor: Actor,
+        issue_id: FromPath[int],
+        data: JSONBody[TestSendIn],
+    ) -> TestSendOut:
+        """Queue a test send; it is sent within seconds by the worker (see ``test-sends``)."""
+        await service.get_issue(db, issue_id)
+        rows = await test_send(
+            db,
+            settings_of(request),
+            issue_id,
+            data.addresses,
+            actor=actor,
+            editor_id=editor.id,
+        )
+        return TestSendOut(queued=[QueuedMailOut.of(row) for row in rows])
+
+    @get("/issues/{issue_id:int}/test-sends", responses=api.errors(400, 404))
+    async def api_test_sends(self, db: Db, issue_id: FromPath[int]) -> list[QueuedMailOut]:
+        """The issue's latest test sends and what the mail server answered, newest first."""
+        await service.get_issue(db, issue_id)
+        return [QueuedMailOut.of(row) for row in await recent_test_sends(db, issue_id)]
 
 
-@post("/redaktion/utskick/{issue_id:int}/provutskick", **UI)
-async def page_test_send(
-    request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
-) -> Template | Redirect:
-    await service.get_issue(db, issue_id)
-    form = await _form(request)
-    settings = settings_of(request)
-    addresses = [a for a in form.get("addresses", "").replace(",", "\n").splitlines() if a.strip()]
-    try:
-        await test_send(
-            db,
-            settings,
-            issue_id,
-            addresses,
-            actor=_actor(request),
-            editor_id=current_editor(request).id,
+class IssuePages(EditorPages):
+    """The list of issues, the issue and block editor, preview and test send."""
+
+    path = "/redaktion"
+
+    @get()
+    async def page_list(self, db: Db, editor: CurrentEditor) -> Template:
+        return Template(
+            template_name="pages/editor/issues.html",
+            context={
+                "issues": await service.list_issues(db),
+                "status_sv": STATUS_SV,
+                "editor": editor,
+            },
         )
-    except ValidationFailed as exc:
-        return await _preview_page(
-            db,
-            settings,
-            issue_id,
-            view="dator",
-            errors=exc.fields,
-            message=exc.message,
-            addresses=form.get("addresses", ""),
-            status=422,
+
+    @get("/utskick/nytt")
+    async def page_new(self, db: Db) -> Template:
+        return await _issue_form_page(db)
+
+    @post("/utskick/nytt", status_code=303)
+    async def page_create(
+        self, request: Request[Any, Any, Any], db: Db, editor: CurrentEditor, actor: Actor
+    ) -> Response[Any]:
+        form = await _form(request)
+        try:
+            issue = await service.create_issue(
+                db, _issue_fields(form), editor_id=editor.id, actor=actor
+            )
+        except ValidationFailed as exc:
+            return await _issue_form_page(
+                db, form=form, errors=exc.fields, message=exc.message, status=422
+            )
+        return Redirect(f"/redaktion/utskick/{issue.id}", status_code=303)
+
+    @get("/utskick/{issue_id:int}")
+    async def page_issue(self, db: Db, issue_id: FromPath[int]) -> Template:
+        return await _editor_page(db, issue_id)
+
+    @post("/utskick/{issue_id:int}", status_code=303)
+    async def page_update(
+        self, request: Request[Any, Any, Any], db: Db, actor: Actor, issue_id: FromPath[int]
+    ) -> Response[Any]:
+        form = await _form(request)
+        try:
+            await service.update_issue(
+                db, issue_id, _issue_fields(form), version=_version(form), actor=actor
+            )
+        except StaleVersion as exc:
+            return await _stale_page(db, issue_id, exc, form=form)
+        except ValidationFailed as exc:
+            return await _editor_page(
+                db, issue_id, errors=exc.fields, message=exc.message, form=form, status=422
+            )
+        return Redirect(f"/redaktion/utskick/{issue_id}?sparat=1", status_code=303)
+
+    @post("/utskick/{issue_id:int}/duplicera", status_code=303)
+    async def page_duplicate(
+        self, db: Db, editor: CurrentEditor, actor: Actor, issue_id: FromPath[int]
+    ) -> Redirect:
+        copy = await service.duplicate_issue(db, issue_id, editor_id=editor.id, actor=actor)
+        return Redirect(f"/redaktion/utskick/{copy.id}", status_code=303)
+
+    @post("/utskick/{issue_id:int}/ta-bort", status_code=303)
+    async def page_delete(self, db: Db, actor: Actor, issue_id: FromPath[int]) -> Redirect:
+        await service.delete_issue(db, issue_id, actor=actor)
+        return Redirect("/redaktion", status_code=303)
+
+    @post("/utskick/{issue_id:int}/block", status_code=303)
+    async def page_add_block(
+        self, request: Request[Any, Any, Any], db: Db, actor: Actor, issue_id: FromPath[int]
+    ) -> Response[Any]:
+        form = await _form(request)
+        kind = form.get("kind", "")
+        try:
+            await service.add_block(
+                db,
+                issue_id,
+                kind,
+                block_data_from_form(kind, form),
+                version=_block_version(form),
+                actor=actor,
+            )
+        except StaleVersion as exc:
+            return await _stale_page(db, issue_id, exc, form=form, block_id=0)
+        except ValidationFailed as exc:
+            return await _editor_page(
+                db,
+                issue_id,
+                errors=exc.fields,
+                message=exc.message,
+                form=form,
+                block_id=0,
+                status=422,
+            )
+        return Redirect(f"/redaktion/utskick/{issue_id}#block-sista", status_code=303)
+
+    @post("/utskick/{issue_id:int}/block/{block_id:int}", status_code=303)
+    async def page_block_action(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        actor: Actor,
+        issue_id: FromPath[int],
+        block_id: FromPath[int],
+    ) -> Response[Any]:
+        form = await _form(request)
+        action = form.get("action", "save")
+        try:
+            version = _block_version(form)
+            if action in ("up", "down"):
+                direction = -1 if action == "up" else 1
+                await service.move_block(
+                    db, issue_id, block_id, direction, version=version, actor=actor
+                )
+            elif action == "delete":
+                await service.delete_block(db, issue_id, block_id, version=version, actor=actor)
+            else:
+                issue = await service.get_issue(db, issue_id)
+                kind = next((b.kind for b in issue.blocks if b.id == block_id), "")
+                await service.update_block(
+                    db,
+                    issue_id,
+                    block_id,
+                    block_data_from_form(kind, form),
+                    version=version,
+                    actor=actor,
+                )
+        except StaleVersion as exc:
+            kept = form if action == "save" else None
+            return await _stale_page(
+                db, issue_id, exc, form=kept, block_id=block_id if kept else None
+            )
+        except ValidationFailed as exc:
+            return await _editor_page(
+                db,
+                issue_id,
+                errors=exc.fields,
+                message=exc.message,
+                form=form,
+                block_id=block_id,
+                status=422,
+            )
+        return Redirect(f"/redaktion/utskick/{issue_id}#block-{block_id}", status_code=303)
+
+    @get("/utskick/{issue_id:int}/forhandsvisning")
+    async def page_preview(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        issue_id: FromPath[int],
+    ) -> Template:
+        view = request.query_params.get("vy", "dator")
+        queued = request.query_params.get("prov") == "1"
+        return await _preview_page(db, settings_of(request), issue_id, view=view, queued=queued)
+
+    @get("/utskick/{issue_id:int}/forhandsvisning/html")
+    async def page_preview_html(
+        self, request: Request[Any, Any, Any], db: Db, issue_id: FromPath[int]
+    ) -> Response[str]:
+        settings = settings_of(request)
+        shown = preview(settings, await render_issue(db, settings, issue_id))
+        return Response(
+            shown.html,
+            media_type="text/html; charset=utf-8",
+            headers={
+                # Mail HTML is inline styles throughout; no script, framed by our page only.
+                "Content-Security-Policy": (
+                    "default-src 'none'; img-src * data:; style-src 'unsafe-inline'; "
+                    "frame-ancestors 'self'; base-uri 'none'; form-action 'none'"
+                ),
+                "X-Frame-Options": "SAMEORIGIN",
+            },
         )
-    return Redirect(f"/redaktion/utskick/{issue_id}/forhandsvisning?prov=1#prov", status_code=303)
+
+    @post("/utskick/{issue_id:int}/provutskick")
+    async def page_test_send(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        editor: CurrentEditor,
+        actor: Actor,
+        issue_id: FromPath[int],
+    ) -> Template | Redirect:
+        await service.get_issue(db, issue_id)
+        form = await _form(request)
+        settings = settings_of(request)
+        addresses = [
+            a for a in form.get("addresses", "").replace(",", "\n").splitlines() if a.strip()
+        ]
+        try:
+            await test_send(
+                db,
+                settings,
+                issue_id,
+                addresses,
+                actor=actor,
+                editor_id=editor.id,
+            )
+        except ValidationFailed as exc:
+            return await _preview_page(
+                db,
+                settings,
+                issue_id,
+                view="dator",
+                errors=exc.fields,
+                message=exc.message,
+                addresses=form.get("addresses", ""),
+                status=422,
+            )
+        return Redirect(
+            f"/redaktion/utskick/{issue_id}/forhandsvisning?prov=1#prov", status_code=303
+        )
 
 
 def contribute(settings: Settings) -> Contribution:
-    return Contribution(
-        routes=[
-            api_list,
-            api_lists,
-            api_create,
-            api_get,
-            api_update,
-            api_delete,
-            api_duplicate,
-            api_add_block,
-            api_update_block,
-            api_delete_block,
-            api_reorder,
-            api_preview,
-            api_test_send,
-            page_list,
-            page_new,
-            page_create,
-            page_issue,
-            page_update,
-            page_duplicate,
-            page_delete,
-            page_add_block,
-            page_block_action,
-            page_preview,
-            page_preview_html,
-            page_test_send,
-            api_test_sends,
-        ]
-    )
+    return Contribution(routes=[IssueApi, IssuePages])

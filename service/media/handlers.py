@@ -1,7 +1,7 @@
 """Image upload over HTTP: ``/redaktion/bilder`` (form) and ``POST /api/v1/media`` (multipart).
 
 Files are served by the app's static router at ``/media/<sha256>.<ext>``. The body limit
-of the upload routes is the upload limit plus room for the multipart envelope; the file
+of these routes is the upload limit plus room for the multipart envelope; the file
 size itself is checked exactly in :func:`service.media.service.store_upload`.
 """
 
@@ -18,12 +18,13 @@ from litestar.response import Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import api
-from service.editor.auth import LOGIN_REDIRECT, actor_of, api_guard, current_editor, editor_guard
+from service.editor.guards import Actor, CurrentEditor, EditorApi, EditorPages
+from service.editor.models import Editor
 from service.errors import ValidationFailed
 from service.issues.schemas import MediaOut
 from service.media import service
 from service.settings import Settings
-from service.web import Contribution, settings_of
+from service.web import Contribution, Controller, settings_of
 
 Db = NamedDependency[AsyncSession]
 ENVELOPE = 64 * 1024
@@ -34,8 +35,9 @@ class MediaUpload:
     file: UploadFile
 
 
-async def _store(request: Request[Any, Any, Any], db: AsyncSession, upload: Any) -> Any:
-    editor = current_editor(request)
+async def _store(
+    request: Request[Any, Any, Any], db: AsyncSession, editor: Editor, actor: str, upload: Any
+) -> Any:
     if not isinstance(upload, UploadFile):
         raise ValidationFailed("Välj en bildfil att ladda upp.", fields={"file": "saknas"})
     data = await upload.read()
@@ -45,18 +47,8 @@ async def _store(request: Request[Any, Any, Any], db: AsyncSession, upload: Any)
         data,
         upload.filename or "",
         editor_id=editor.id,
-        actor=actor_of(editor),
+        actor=actor,
     )
-
-
-async def api_upload(
-    request: Request[Any, Any, Any], db: Db, data: MultipartBody[MediaUpload]
-) -> MediaOut:
-    return MediaOut.of(await _store(request, db, data.file))
-
-
-async def api_list(db: Db) -> list[MediaOut]:
-    return [MediaOut.of(m) for m in await service.list_media(db)]
 
 
 async def _page(db: AsyncSession, **context: Any) -> Template:
@@ -69,39 +61,56 @@ async def _page(db: AsyncSession, **context: Any) -> Template:
     )  # fmt: skip
 
 
-async def page_list(db: Db) -> Template:
-    return await _page(db)
+class MediaApi(EditorApi):
+    """Upload an image, list the uploaded ones."""
+
+    path = "/api/v1/media"
+    tags = ("Bilder",)
+
+    @post(responses=api.errors(400, 413, 422))
+    async def api_upload(
+        self,
+        request: Request[Any, Any, Any],
+        db: Db,
+        editor: CurrentEditor,
+        actor: Actor,
+        data: MultipartBody[MediaUpload],
+    ) -> MediaOut:
+        return MediaOut.of(await _store(request, db, editor, actor, data.file))
+
+    @get(responses=api.errors())
+    async def api_list(self, db: Db) -> list[MediaOut]:
+        return [MediaOut.of(m) for m in await service.list_media(db)]
 
 
-async def page_upload(request: Request[Any, Any, Any], db: Db) -> Response[Any]:
-    form = await request.form()
-    try:
-        media = await _store(request, db, form.get("file"))
-    except ValidationFailed as exc:
-        return await _page(db, message=exc.message, errors=exc.fields, status=422)
-    return await _page(db, uploaded=media)
+class MediaPages(EditorPages):
+    """The editor's image page: the uploaded images and the upload form."""
+
+    path = "/redaktion/bilder"
+
+    @get()
+    async def page_list(self, db: Db) -> Template:
+        return await _page(db)
+
+    @post(status_code=200)
+    async def page_upload(
+        self, request: Request[Any, Any, Any], db: Db, editor: CurrentEditor, actor: Actor
+    ) -> Response[Any]:
+        form = await request.form()
+        try:
+            media = await _store(request, db, editor, actor, form.get("file"))
+        except ValidationFailed as exc:
+            return await _page(db, message=exc.message, errors=exc.fields, status=422)
+        return await _page(db, uploaded=media)
+
+
+def _with_body_limit(controller: type[Controller], limit: int) -> type[Controller]:
+    """``controller`` with the upload limit of these settings as its body limit."""
+    return type(controller.__name__, (controller,), {"request_max_body_size": limit})
 
 
 def contribute(settings: Settings) -> Contribution:
     limit = settings.max_upload_bytes + ENVELOPE
-    api_docs: dict[str, Any] = {"guards": [api_guard], "tags": ["Bilder"], "security": api.SECURITY}
-    ui: dict[str, Any] = {
-        "guards": [editor_guard],
-        "exception_handlers": LOGIN_REDIRECT,
-        "include_in_schema": False,
-    }
     return Contribution(
-        routes=[
-            post(
-                "/api/v1/media",
-                **api_docs,
-                request_max_body_size=limit,
-                responses=api.errors(400, 413, 422),
-            )(api_upload),
-            get("/api/v1/media", **api_docs, responses=api.errors())(api_list),
-            get("/redaktion/bilder", **ui)(page_list),
-            post("/redaktion/bilder", status_code=200, request_max_body_size=limit, **ui)(
-                page_upload
-            ),
-        ]
+        routes=[_with_body_limit(MediaApi, limit), _with_body_limit(MediaPages, limit)]
     )

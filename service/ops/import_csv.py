@@ -315,8 +315,11 @@ async def import_subscribers(
 ) -> ImportReport:
     """Import the CSV in ``stream`` (binary, seekable) into the list ``list_slug``.
 
-    Commits once per batch unless ``dry_run``. ``progress`` is called with the number
-    of bytes consumed so far after each batch.
+    Commits once per batch unless ``dry_run``, also in the import page's request
+    session: short write transactions, so a 100 000-row import does not hold SQLite's
+    write lock (or one PostgreSQL transaction) for its whole length. Every refusal of
+    the file as a whole (ValidationFailed) comes before the first batch. ``progress`` is
+    called with the number of bytes consumed so far after each batch.
     """
     if basis not in BASES:
         message = IMPORT_ERRORS["bad_basis"]

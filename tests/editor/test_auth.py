@@ -17,14 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.app import create_app
 from service.core.models import AuditEntry, HttpSession
 from service.db import create_engine, create_session_factory
-from service.editor.auth import (
+from service.editor.auth import hash_password, verify_password
+from service.editor.guards import (
     LOGIN_REDIRECT,
     admin_guard,
     api_guard,
     current_editor,
     editor_guard,
-    hash_password,
-    verify_password,
 )
 from service.editor.models import ApiToken, Editor
 from service.settings import Settings
