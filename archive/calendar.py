@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from archive.feeds import CachedBody
 from archive.ical import CALENDAR_NAME, build_calendar, item_description
 from archive.service import cache_get, cache_put
-from service.calendar.format import MONTHS, STOCKHOLM, format_when
 from service.calendar.models import CalendarItem
+from service.core.dates import MONTHS, STOCKHOLM, format_when
 from service.db import utcnow
 from service.errors import NotFound
 from service.settings import Settings

@@ -26,7 +26,7 @@ from archive import service as archive
 from archive.cache import Cached, Fingerprint, PublicCache
 from archive.feeds import CachedBody
 from service import api
-from service.calendar import format as fmt
+from service.core import dates as fmt
 from service.db import session_scope
 from service.editor.guards import Actor, EditorApi, EditorPages
 from service.errors import NotFound

@@ -61,8 +61,8 @@ def _env(work: Path, url: str, port: int) -> dict[str, str]:
 async def _seed(env: dict[str, str]) -> None:
     from sqlalchemy import select
 
-    from service.calendar.format import STOCKHOLM
     from service.calendar.models import CalendarItem
+    from service.core.dates import STOCKHOLM
     from service.db import create_engine, create_session_factory, session_scope
     from service.demo import load_all
     from service.issues.models import Block, Issue

@@ -8,8 +8,8 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.calendar.format import STOCKHOLM
 from service.calendar.models import CalendarItem
+from service.core.dates import STOCKHOLM
 from service.db import utcnow
 from service.settings import Settings
 

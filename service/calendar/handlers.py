@@ -15,10 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import api
 from service.calendar import service
+from service.calendar.schemas import CalendarItemIn, CalendarItemOut
 from service.calendar.service import ItemFields
+from service.core.dates import STOCKHOLM
 from service.editor.guards import Actor, EditorApi, EditorPages
 from service.errors import ValidationFailed
-from service.issues.schemas import CalendarItemIn, CalendarItemOut
 from service.settings import Settings
 from service.web import Contribution, settings_of
 
@@ -105,7 +106,7 @@ class CalendarPages(EditorPages):
     async def page_list(self, db: Db) -> Template:
         return Template(
             template_name="pages/editor/calendar.html",
-            context={"items": await service.list_items(db), "stockholm": service.STOCKHOLM},
+            context={"items": await service.list_items(db), "stockholm": STOCKHOLM},
         )
 
     @get("/ny")

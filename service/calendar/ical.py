@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 
 from icalendar import Calendar, Event, Timezone, TimezoneDaylight, TimezoneStandard
 
-from service.calendar.format import STOCKHOLM, format_deadline
 from service.calendar.models import CalendarItem
+from service.core.dates import STOCKHOLM, format_deadline
 from service.db import utcnow
 from service.settings import Settings
 

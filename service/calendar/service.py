@@ -11,19 +11,17 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.calendar.models import CalendarItem
 from service.core import audit
+from service.core.dates import STOCKHOLM
 from service.core.text import MULTI_LINE_MESSAGE, SINGLE_LINE_MESSAGE, has_control_chars
 from service.db import is_row_id
 from service.errors import NotFound, ValidationFailed
 from service.settings import Settings
-
-STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 @dataclass

@@ -11,10 +11,11 @@ from datetime import datetime
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.calendar.format import STOCKHOLM
+from service.core.dates import STOCKHOLM
 from service.delivery import service as delivery
 from service.delivery.messages import STATE_NAMES
 from service.delivery.service import Progress
+from service.issues.service import issue_by_slug
 
 
 def parse_at(raw: str | None) -> datetime | None:
@@ -71,7 +72,7 @@ def register(main: click.Group) -> None:
         at = parse_at(at_raw)
 
         async def go(session: AsyncSession) -> str:
-            issue = await delivery.issue_by_slug(session, slug)
+            issue = await issue_by_slug(session, slug)
             issue = await delivery.start_send(session, settings, issue.id, at=at, actor="cli")
             if issue.status == "scheduled" and issue.scheduled_at:
                 when = issue.scheduled_at.astimezone(STOCKHOLM)
@@ -87,7 +88,7 @@ def register(main: click.Group) -> None:
             settings = get_settings()
 
             async def go(session: AsyncSession) -> None:
-                issue = await delivery.issue_by_slug(session, slug)
+                issue = await issue_by_slug(session, slug)
                 await delivery.run_action(session, settings, issue.id, action, actor="cli")
 
             run_in_session(settings, go)
@@ -107,7 +108,7 @@ def register(main: click.Group) -> None:
         settings = get_settings()
 
         async def go(session: AsyncSession) -> Progress:
-            issue = await delivery.issue_by_slug(session, slug)
+            issue = await issue_by_slug(session, slug)
             return await delivery.progress(session, issue.id, problem_limit=None)
 
         progress = run_in_session(settings, go)
@@ -124,7 +125,6 @@ def register(main: click.Group) -> None:
     def test_send_command(slug: str, addresses: tuple[str, ...]) -> None:
         """Send an issue as a test ("[TEST] " subject) through the mail queue, at once."""
         from service.delivery.outbound import send_now
-        from service.issues.service import issue_by_slug
         from service.issues.testsend import test_send
         from service.mail.messages import MAIL_STATE_NAMES
 

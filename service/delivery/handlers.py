@@ -24,8 +24,8 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import api
-from service.calendar.format import STOCKHOLM, local
 from service.core import csvsafe
+from service.core.dates import STOCKHOLM, local
 from service.delivery import service as delivery
 from service.delivery.messages import STATE_NAMES
 from service.delivery.runner import in_app

@@ -20,8 +20,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.calendar.format import STOCKHOLM
 from service.core import audit
+from service.core.dates import STOCKHOLM
 from service.db import any_of, is_row_id, is_sqlite, utcnow
 from service.delivery.models import Delivery
 from service.errors import Conflict, NotFound, ValidationFailed
@@ -36,13 +36,6 @@ CANCELLED_REASON = "utskicket avbröts"
 
 Action = Literal["send", "cancel", "pause", "resume"]
 """What an editor can do with an issue's delivery (page, API and CLI alike)."""
-
-
-async def issue_by_slug(session: AsyncSession, slug: str) -> Issue:
-    found = (await session.execute(select(Issue).where(Issue.slug == slug))).scalar_one_or_none()
-    if found is None:
-        raise NotFound(f"Det finns inget utskick med kortnamnet {slug!r}.")
-    return found
 
 
 async def _issue(session: AsyncSession, issue_id: int) -> Issue:

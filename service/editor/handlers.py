@@ -18,8 +18,8 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.calendar.format import local
 from service.core import audit
+from service.core.dates import local
 from service.editor import auth, mails
 from service.editor import service as editors
 from service.editor.guards import (

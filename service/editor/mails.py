@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.calendar.format import local
+from service.core.dates import local
 from service.editor.service import IssuedLink
 from service.mail import queue as mailqueue
 from service.mail import texts

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.calendar.demo import KALENDARIUM, ORGANISER
-from service.calendar.format import STOCKHOLM
 from service.calendar.models import CalendarItem
+from service.core.dates import STOCKHOLM
 from service.db import utcnow
 from service.events import service as events
 from service.events.forms import Question, RegistrationSettings

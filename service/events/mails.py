@@ -22,9 +22,9 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.calendar.format import format_datetime, format_when
 from service.calendar.ical import item_attachment
 from service.calendar.models import CalendarItem
+from service.core.dates import format_datetime, format_when
 from service.db import utcnow
 from service.events import links
 from service.events.messages import MESSAGES

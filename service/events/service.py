@@ -24,9 +24,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from service.calendar.format import STOCKHOLM, format_datetime, format_when
 from service.calendar.models import CalendarItem
 from service.core import audit, csvsafe, ratelimit
+from service.core.dates import STOCKHOLM, format_datetime, format_when
 from service.db import is_row_id, utcnow
 from service.errors import Conflict, Gone, NotFound, RateLimited, ValidationFailed
 from service.events import links, mails

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.calendar.demo import AUGUST_2019_UIDS, KALENDARIUM
-from service.calendar.format import MONTHS, STOCKHOLM
 from service.calendar.models import CalendarItem
+from service.core.dates import MONTHS, STOCKHOLM
 from service.db import utcnow
 from service.issues.models import Block, Issue, IssueList
 from service.media.models import MediaFile

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import api
 from service.calendar import service as calendar_service
-from service.calendar.format import local
+from service.core.dates import local
 from service.editor.guards import Actor, CurrentEditor, EditorApi, EditorPages
 from service.errors import ValidationFailed
 from service.issues import service

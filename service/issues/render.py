@@ -27,8 +27,8 @@ from markupsafe import Markup
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from service.calendar.format import format_date, format_deadline, format_when
 from service.calendar.models import CalendarItem
+from service.core.dates import format_date, format_deadline, format_when
 from service.db import is_row_id
 from service.errors import NotFound, ValidationFailed
 from service.issues import placeholders

@@ -6,10 +6,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from service.calendar.models import CalendarItem
 from service.issues.models import Block, Issue
 from service.mail.models import QueuedMail
-from service.media.models import MediaFile
 
 
 @dataclass
@@ -129,64 +127,6 @@ class QueuedMailOut:
             last_reply=row.last_reply,
             created_at=row.created_at,
             sent_at=row.sent_at,
-        )
-
-
-@dataclass
-class CalendarItemIn:
-    title: str
-    start_date: date
-    all_day: bool = False
-    start_time: str | None = None  # "HH:MM", Europe/Stockholm
-    end_date: date | None = None
-    end_time: str | None = None
-    place: str = ""
-    link: str = ""
-    registration_deadline: date | None = None
-    organiser: str = ""
-    description: str = ""
-
-
-@dataclass
-class CalendarItemOut:
-    id: int
-    uid: str
-    title: str
-    all_day: bool
-    starts_at: datetime | None
-    ends_at: datetime | None
-    start_date: date
-    end_date: date | None
-    place: str
-    link: str
-    registration_deadline: date | None
-    organiser: str
-    description: str
-    sequence: int
-
-    @classmethod
-    def of(cls, item: CalendarItem) -> CalendarItemOut:
-        return cls(**{name: getattr(item, name) for name in cls.__dataclass_fields__})
-
-
-@dataclass
-class MediaOut:
-    id: int
-    url: str
-    content_type: str
-    size: int
-    width: int | None
-    height: int | None
-
-    @classmethod
-    def of(cls, media: MediaFile) -> MediaOut:
-        return cls(
-            id=media.id,
-            url=f"/media/{media.filename}",
-            content_type=media.content_type,
-            size=media.size,
-            width=media.width,
-            height=media.height,
         )
 
 

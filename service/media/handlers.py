@@ -21,8 +21,8 @@ from service import api
 from service.editor.guards import Actor, CurrentEditor, EditorApi, EditorPages
 from service.editor.models import Editor
 from service.errors import ValidationFailed
-from service.issues.schemas import MediaOut
 from service.media import service
+from service.media.schemas import MediaOut
 from service.settings import Settings
 from service.web import Contribution, Controller, settings_of
 

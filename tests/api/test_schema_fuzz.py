@@ -55,7 +55,7 @@ MAX_EXAMPLES = 25
 DEMO = {
     "issue-ids": [1, 2],
     "block-ids": [11, 12, 13, 14, 1],
-    "calendar-ids": [1, 2, 3, 4, 5, 6],
+    "calendar-ids": [1, 2, 3, 4, 5, 6, 7],
     "list-ids": [1, 2, 3],
 }
 CONFIG: dict[str, Any] = {

@@ -12,8 +12,8 @@ from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archive.calendar import today
-from service.calendar.format import MONTHS, STOCKHOLM
 from service.calendar.models import CalendarItem
+from service.core.dates import MONTHS, STOCKHOLM
 
 Client = AsyncTestClient[Litestar]
 LONG_PLACE = "Stadsbiblioteket i Halmstad, hörsal Ärlan, våning två – ingång från Österbrogatan 4"

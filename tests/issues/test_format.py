@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
-from service.calendar.format import (
+from service.core.dates import (
     format_date,
     format_date_range,
     format_datetime,

@@ -1,4 +1,4 @@
-"""Swedish dates and times for calendar items, mails and pages (always Europe/Stockholm).
+"""Swedish dates and times for calendar items, issues, mails and pages (always Europe/Stockholm).
 
 Examples: ``20 september 2019``, ``fredag 4 oktober kl. 10.00–12.00``,
 ``24–25 mars 2020`` (all-day range), ``Sista anmälningsdag 1 oktober``.
