@@ -88,8 +88,9 @@ def enqueue_bytes(
     now: datetime | None = None,
 ) -> QueuedMail:
     """Queue a serialised message (CRLF, unsigned) for ``recipient``."""
-    now = now or utcnow()
-    row = QueuedMail(
+    return _queued(
+        session,
+        now,
         kind=kind,
         recipient=recipient,
         subject=subject[:300],
@@ -98,13 +99,7 @@ def enqueue_bytes(
         issue_id=issue_id,
         reference=reference,
         message=message,
-        state="queued",
-        attempts=0,
-        created_at=now,
-        updated_at=now,
     )
-    session.add(row)
-    return row
 
 
 def enqueue_composed(
@@ -117,17 +112,14 @@ def enqueue_composed(
     now: datetime | None = None,
 ) -> QueuedMail:
     """Queue work for the composer registered for ``kind`` (it builds the mail later)."""
-    now = now or utcnow()
-    row = QueuedMail(
-        kind=kind,
-        recipient=recipient,
-        payload=payload,
-        reference=reference,
-        state="queued",
-        attempts=0,
-        created_at=now,
-        updated_at=now,
+    return _queued(
+        session, now, kind=kind, recipient=recipient, payload=payload, reference=reference
     )
+
+
+def _queued(session: AsyncSession, now: datetime | None, **columns: Any) -> QueuedMail:
+    moment = now or utcnow()
+    row = QueuedMail(state="queued", attempts=0, created_at=moment, updated_at=moment, **columns)
     session.add(row)
     return row
 
