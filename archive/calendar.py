@@ -16,9 +16,8 @@ from feedgen.feed import FeedGenerator
 from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from archive.feeds import CachedBody
 from archive.ical import CALENDAR_NAME, build_calendar, item_description
-from archive.service import cache_get, cache_put
+from archive.service import CachedBody, cached_body
 from service.calendar.models import CalendarItem
 from service.core.dates import MONTHS, STOCKHOLM, format_when
 from service.db import utcnow
@@ -128,23 +127,15 @@ async def calendar_fingerprint(session: AsyncSession) -> str:
 
 async def calendar_ics(session: AsyncSession, settings: Settings) -> CachedBody:
     """Every item as one iCalendar body, rebuilt only when an item changed."""
-    key = "archive:calendar:ics"
-    fingerprint = await calendar_fingerprint(session)
-    row = await cache_get(session, key)
-    regenerated = False
-    if row is None or row.note != fingerprint:
-        items = (
-            await session.scalars(
-                select(CalendarItem).order_by(CalendarItem.start_date, CalendarItem.id)
-            )
-        ).all()
-        row = await cache_put(session, key, build_calendar(settings, items), fingerprint)
-        regenerated = True
-    return CachedBody(
-        body=row.value,
-        etag=row.etag or '"0"',
-        last_modified=row.updated_at,
-        regenerated=regenerated,
+
+    async def build() -> bytes:
+        items = await session.scalars(
+            select(CalendarItem).order_by(CalendarItem.start_date, CalendarItem.id)
+        )
+        return build_calendar(settings, items.all())
+
+    return await cached_body(
+        session, "archive:calendar:ics", await calendar_fingerprint(session), build
     )
 
 
@@ -159,12 +150,10 @@ def item_ics(settings: Settings, found: CalendarItem) -> bytes:
 
 async def calendar_rss(session: AsyncSession, settings: Settings) -> CachedBody:
     """RSS 2.0 of upcoming items (soonest first), rebuilt when items or the date change."""
-    key = "archive:calendar:rss"
     day = today()
     fingerprint = f"{await calendar_fingerprint(session)}:{day.isoformat()}"
-    row = await cache_get(session, key)
-    regenerated = False
-    if row is None or row.note != fingerprint:
+
+    async def build() -> bytes:
         items = (
             await session.scalars(
                 select(CalendarItem)
@@ -194,11 +183,7 @@ async def calendar_rss(session: AsyncSession, settings: Settings) -> CachedBody:
             more = item_description(found)
             entry.description(text + ("\n" + more if more else ""))
             entry.pubDate(found.created_at)
-        row = await cache_put(session, key, fg.rss_str(pretty=False), fingerprint)
-        regenerated = True
-    return CachedBody(
-        body=row.value,
-        etag=row.etag or '"0"',
-        last_modified=row.updated_at,
-        regenerated=regenerated,
-    )
+        body: bytes = fg.rss_str(pretty=False)
+        return body
+
+    return await cached_body(session, "archive:calendar:rss", fingerprint, build)

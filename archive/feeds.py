@@ -7,7 +7,6 @@ Entries carry only public content: the web version has no personal links or toke
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from feedgen.feed import FeedGenerator
@@ -16,9 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from archive.service import (
     NO_BLOCKS,
+    CachedBody,
     archive_fingerprint,
-    cache_get,
-    cache_put,
+    cached_body,
     published_clause,
     web_version,
 )
@@ -30,14 +29,6 @@ FEED_LIMIT = 50
 FEED_KINDS = ("rss", "atom")
 FEED_PATHS = {"rss": "/arkiv/rss.xml", "atom": "/arkiv/atom.xml"}
 FEED_TITLE = "Innanförskapet – nyhetsbrev"
-
-
-@dataclass(frozen=True)
-class CachedBody:
-    body: bytes
-    etag: str
-    last_modified: datetime
-    regenerated: bool
 
 
 def issue_guid(settings: Settings, issue: Issue) -> str:
@@ -99,17 +90,10 @@ async def _build(session: AsyncSession, settings: Settings, kind: str) -> tuple[
 
 async def feed(session: AsyncSession, settings: Settings, kind: str) -> CachedBody:
     """The feed body (``rss`` or ``atom``), rebuilt only when the archive changed."""
-    key = f"archive:feed:{kind}"
-    fingerprint = await archive_fingerprint(session)
-    row = await cache_get(session, key)
-    regenerated = False
-    if row is None or row.note != fingerprint:
-        body, _updated = await _build(session, settings, kind)
-        row = await cache_put(session, key, body, fingerprint)
-        regenerated = True
-    return CachedBody(
-        body=row.value,
-        etag=row.etag or '"0"',
-        last_modified=row.updated_at,
-        regenerated=regenerated,
+
+    async def build() -> bytes:
+        return (await _build(session, settings, kind))[0]
+
+    return await cached_body(
+        session, f"archive:feed:{kind}", await archive_fingerprint(session), build
     )

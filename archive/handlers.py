@@ -24,7 +24,7 @@ from archive import calendar as cal
 from archive import feeds
 from archive import service as archive
 from archive.cache import Cached, Fingerprint, PublicCache
-from archive.feeds import CachedBody
+from archive.service import CachedBody
 from service import api
 from service.core import dates as fmt
 from service.db import session_scope

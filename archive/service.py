@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -177,6 +177,31 @@ async def published_issue(session: AsyncSession, year: int, slug: str) -> Issue:
 def issue_stamp(issue: Issue) -> str:
     """What the web version depends on: id, version and last change."""
     return f"{issue.id}:{issue.version}:{issue.updated_at.timestamp():.6f}"
+
+
+@dataclass(frozen=True)
+class CachedBody:
+    body: bytes
+    etag: str
+    last_modified: datetime
+    regenerated: bool
+
+
+async def cached_body(
+    session: AsyncSession, key: str, fingerprint: str, build: Callable[[], Awaitable[bytes]]
+) -> CachedBody:
+    """The body stored under ``key``, rebuilt by ``build`` only when ``fingerprint`` changed."""
+    row = await cache_get(session, key)
+    regenerated = False
+    if row is None or row.note != fingerprint:
+        row = await cache_put(session, key, await build(), fingerprint)
+        regenerated = True
+    return CachedBody(
+        body=row.value,
+        etag=row.etag or '"0"',
+        last_modified=row.updated_at,
+        regenerated=regenerated,
+    )
 
 
 async def cache_get(session: AsyncSession, key: str) -> KeyValue | None:
