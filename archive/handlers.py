@@ -31,6 +31,7 @@ from service.db import session_scope
 from service.editor.guards import Actor, EditorApi, EditorPages
 from service.errors import NotFound
 from service.issues.urls import archive_path, archive_url
+from service.public_calendar import notes_for
 from service.settings import Settings
 from service.web import Contribution, conditional, public_get, session_factory_of, settings_of
 
@@ -202,10 +203,13 @@ async def calendar_page(request: Request[Any, Any, Any]) -> Response[bytes]:
     day = cal.today()
 
     async def build(db: AsyncSession, fingerprint: Fingerprint) -> Cached:
+        groups = await cal.upcoming(db)
+        notes = await notes_for(db, [item.id for group in groups for item in group.items])
         body = render_page(
             request,
             "pages/calendar/index.html",
-            groups=await cal.upcoming(db),
+            groups=groups,
+            notes=notes,
             fmt=fmt,
             today=day,
         )

@@ -39,6 +39,7 @@ DOMAIN_MODULES = (
     "service.editor.handlers",
     "service.issues.handlers",
     "service.calendar.handlers",
+    "service.events.handlers",
     "service.media.handlers",
     "service.delivery.handlers",
     "archive.handlers",

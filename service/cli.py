@@ -31,6 +31,7 @@ CLI_MODULES = (
     "service.editor.cli",
     "service.issues.cli",
     "service.calendar.cli",
+    "service.events.cli",
     "service.delivery.cli",
     "archive.cli",
     "service.ops.cli",

@@ -9,6 +9,6 @@ mails about them (through the transactional mail queue, each with an .ics built 
 or removed items, retention erasure) and the attendees' personal data
 (:mod:`service.events.privacy`, named in ``service.personal_data.HOLDERS``).
 
-No HTTP handlers here yet: the web layer calls the functions of
+The web layer (:mod:`service.events.handlers`) and the CLI call the functions of
 :mod:`service.events.service`, which never commit (the caller owns the transaction).
 """

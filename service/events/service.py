@@ -244,6 +244,7 @@ async def configure(
     event.reminder_days = cfg.reminder_days
     event.offer_hours = cfg.offer_hours
     event.updated_at = now
+    item.updated_at = now  # the public calendar (cached by its fingerprint) links to the form
     await session.flush()
     latest = None if created else await current_consent_text(session, event.id)
     if latest is None or latest.body != body:
@@ -823,6 +824,8 @@ async def cancel_event(
         return 0
     event.cancelled_at = now
     item = await mails.item_of(session, event)
+    if item is not None and not mails.is_gone(item):
+        item.updated_at = now  # the public calendar drops its "Anmäl dig" link
     sequence = max(event.notified_sequence, item.sequence if item else 0) + 1
     event.notified_sequence = sequence
     registrations = list(

@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.app import create_app
 from service.calendar.models import CalendarItem
 from service.demo import load_all
+from service.events.models import Event, Registration
 from service.issues.models import Block, Issue
 from service.settings import Settings
 from subscribers.models import MailingList
@@ -50,13 +51,15 @@ SCHEMA_PATH = "/api/schema/openapi.json"
 MAX_EXAMPLES = 25
 # What the demo content holds on a fresh database (checked by the ``api_token`` fixture):
 # issue 1 (sent, blocks 1-10), issue 2 (a draft, blocks 11-14), calendar items 1-6 and
-# lists 1-3. Random ids would almost always be 404; these let most requests reach
-# the handlers' real work (edit, render, test-send, send, publish).
+# lists 1-3, events 1-2 (registrations from 1). Random ids would almost always be 404;
+# these let most requests reach the handlers' real work (edit, render, test-send, send, publish).
 DEMO = {
     "issue-ids": [1, 2],
     "block-ids": [11, 12, 13, 14, 1],
     "calendar-ids": [1, 2, 3, 4, 5, 6, 7],
     "list-ids": [1, 2, 3],
+    "event-ids": [1, 2],
+    "registration-ids": [1, 2, 3, 4, 5],
 }
 CONFIG: dict[str, Any] = {
     "seed": 20190801,
@@ -85,6 +88,8 @@ CONFIG: dict[str, Any] = {
         "path.issue_id": {"dictionary": "issue-ids", "probability": 0.75},
         "path.block_id": {"dictionary": "block-ids", "probability": 0.75},
         "path.item_id": {"dictionary": "calendar-ids", "probability": 0.75},
+        "path.event_id": {"dictionary": "event-ids", "probability": 0.75},
+        "path.registration_id": {"dictionary": "registration-ids", "probability": 0.75},
         "body.list_ids[*]": {"dictionary": "list-ids", "probability": 0.75},
         "body.block_ids[*]": {"dictionary": "block-ids", "probability": 0.5},
         "body.addresses[*]": {"dictionary": "addresses", "probability": 0.75},
@@ -133,6 +138,10 @@ async def api_token(session: AsyncSession, settings: Settings) -> str:
         "block-ids": sorted(await session.scalars(select(Block.id).where(Block.issue_id == 2))),
         "calendar-ids": list(await session.scalars(select(CalendarItem.id).order_by("id"))),
         "list-ids": list(await session.scalars(select(MailingList.id).order_by("id"))),
+        "event-ids": list(await session.scalars(select(Event.id).order_by("id"))),
+        "registration-ids": list(
+            await session.scalars(select(Registration.id).order_by("id").limit(5))
+        ),
     }
     assert found == {**DEMO, "block-ids": DEMO["block-ids"][:4]}, "update DEMO to the demo content"
     await make_editor(session)
