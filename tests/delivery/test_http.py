@@ -14,8 +14,8 @@ from service.app import create_app
 from service.core.models import AuditEntry
 from service.issues.models import Issue
 from tests.conftest import make_settings, outbox_messages
-from tests.delivery.helpers import add_subscribers, make_issue
 from tests.editor.helpers import csrf, login, make_editor, make_token
+from tests.factories import add_subscribers, make_issue
 
 Client = AsyncTestClient[Litestar]
 

@@ -26,8 +26,9 @@ from service.delivery import service as delivery
 from service.settings import Settings
 from subscribers import service as subs
 from tests.conftest import DatabaseTemplates, make_settings
-from tests.delivery.helpers import add_subscribers, drain, make_issue
+from tests.delivery.helpers import drain
 from tests.editor.helpers import login, make_editor
+from tests.factories import add_subscribers, make_issue
 from tests.ops.helpers import arun
 from tests.smtp import SmtpServer
 from tests.subscribers.helpers import Client, confirm_latest, signup
