@@ -12,16 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from service.editor import service
+from tests.pages import Client, csrf
 
-Client = AsyncTestClient[Litestar]
 ProxiedClient = AsyncTestClient[Any]
 PASSWORD = "rätt-lösenord-123"
-
-
-def csrf(page: str) -> str:
-    found = re.search(r'name="_csrf_token" value="([^"]+)"', page)
-    assert found, "no CSRF token in page"
-    return found.group(1)
 
 
 def form_version(page: str) -> str:

@@ -7,7 +7,8 @@ import base64
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.settings import Settings
-from tests.editor.helpers import Client, csrf, login, make_editor, make_token
+from tests.editor.helpers import login, make_editor, make_token
+from tests.pages import Client, csrf
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="

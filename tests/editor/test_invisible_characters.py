@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.calendar.models import CalendarItem
 from service.issues.models import Issue
-from tests.editor.helpers import Client, csrf, login, make_editor, make_token, page_version
-from tests.subscribers.helpers import visible
+from tests.editor.helpers import login, make_editor, make_token, page_version
+from tests.pages import Client, csrf, visible
 
 LINE_SEPARATORS = ["\u2028", "\u2029", "\u0085"]
 DIRECTION_CONTROLS = ["\u202e", "\u202a", "\u2066", "\u2069", "\u200f", "\u061c"]

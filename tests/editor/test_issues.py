@@ -12,7 +12,8 @@ from service.core.models import AuditEntry
 from service.issues.models import Issue
 from service.settings import Settings
 from tests.conftest import deliver_queued, outbox_messages
-from tests.editor.helpers import Client, csrf, login, make_editor, make_token, page_version
+from tests.editor.helpers import login, make_editor, make_token, page_version
+from tests.pages import Client, csrf
 
 ARTICLE = {
     "kind": "article",

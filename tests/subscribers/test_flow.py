@@ -13,16 +13,14 @@ from service.mail.models import QueuedMail
 from service.settings import Settings
 from subscribers.models import ConsentEvent, ConsentText, MailingList, Subscriber, Suppression
 from subscribers.suppression import suppression_key
+from tests.pages import Client, csrf, visible
 from tests.subscribers.helpers import (
-    Client,
     confirm_latest,
-    csrf,
     link,
     mails,
     signup,
     subscribe_confirmed,
     text_of,
-    visible,
 )
 
 
