@@ -45,6 +45,12 @@ async def make_token(session: AsyncSession, email: str = "red@example.org") -> s
     return plain
 
 
+async def api_auth(session: AsyncSession, email: str = "red@example.org") -> dict[str, str]:
+    """Make the editor ``email`` and an API token of theirs: the request headers."""
+    await make_editor(session, email)
+    return {"Authorization": f"Bearer {await make_token(session, email)}"}
+
+
 async def login(client: Client, email: str = "red@example.org", password: str = PASSWORD) -> None:
     page = await client.get("/redaktion/logga-in")
     response = await client.post(
