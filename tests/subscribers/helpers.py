@@ -10,6 +10,7 @@ from typing import Any
 
 from service.settings import Settings
 from tests.conftest import deliver_queued, outbox_messages
+from tests.mails import text_of
 from tests.pages import Client
 
 
@@ -22,22 +23,6 @@ def mails(settings: Settings) -> list[EmailMessage]:
         assert isinstance(msg, EmailMessage)
         parsed.append(msg)
     return parsed
-
-
-def text_of(msg: EmailMessage) -> str:
-    part = msg.get_body(preferencelist=("plain",))
-    assert part is not None
-    content = part.get_content()
-    assert isinstance(content, str)
-    return content
-
-
-def html_of(msg: EmailMessage) -> str:
-    part = msg.get_body(preferencelist=("html",))
-    assert part is not None
-    content = part.get_content()
-    assert isinstance(content, str)
-    return content
 
 
 def link(text: str, prefix: str) -> str:
