@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.editor.helpers import make_editor, make_token
+from tests.pages import Client
 
-Client = AsyncTestClient[Litestar]
 HUGE = (2**31, 2**63, 2**70)  # beyond PostgreSQL's INTEGER, SQLite's INTEGER, both
 
 

@@ -6,8 +6,6 @@ from datetime import UTC, date, datetime
 
 import feedparser
 import pytest
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,8 +14,8 @@ from service.core.models import AuditEntry, KeyValue
 from service.demo import load_all
 from service.issues.models import Block, Issue
 from service.settings import Settings
+from tests.pages import Client
 
-Client = AsyncTestClient[Litestar]
 AUGUST = "/arkiv/2019/nyhetsbrev-augusti-2019"
 PERSONAL = ("installningar", "avregistrera", "%%INNAN", "token")
 

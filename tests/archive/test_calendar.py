@@ -7,15 +7,13 @@ from datetime import date, datetime, time, timedelta
 import feedparser
 import pytest
 from icalendar import Calendar
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from archive.calendar import today
 from service.calendar.models import CalendarItem
 from service.core.dates import MONTHS, STOCKHOLM
+from tests.pages import Client
 
-Client = AsyncTestClient[Litestar]
 LONG_PLACE = "Stadsbiblioteket i Halmstad, hörsal Ärlan, våning två – ingång från Österbrogatan 4"
 
 

@@ -14,7 +14,6 @@ from datetime import UTC, date, datetime, time, timedelta
 import feedparser
 import pytest
 from icalendar import Calendar
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,8 +26,8 @@ from service.calendar.models import CalendarItem
 from service.demo import load_all
 from service.issues.models import Issue
 from service.settings import Settings
+from tests.pages import Client
 
-Client = AsyncTestClient[Litestar]
 AUGUST = "/arkiv/2019/nyhetsbrev-augusti-2019"
 ARCHIVE_URLS = ("/arkiv", AUGUST, "/arkiv/rss.xml", "/arkiv/atom.xml")
 

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core.models import AuditEntry
 from service.issues.models import Block, Issue
-from tests.editor.helpers import csrf, login, make_editor, make_token
-
-Client = AsyncTestClient[Litestar]
+from tests.editor.helpers import login, make_editor, make_token
+from tests.pages import Client, csrf
 
 
 async def _draft(session: AsyncSession, status: str = "draft") -> int:

@@ -19,7 +19,8 @@ from subscribers import links
 from subscribers.models import Subscriber, Subscription
 from subscribers.suppression import is_suppressed
 from tests.conftest import free_port, make_settings
-from tests.delivery.helpers import add_subscribers, drain, make_issue
+from tests.delivery.helpers import drain
+from tests.factories import add_subscribers, make_issue
 from tests.smtp import SmtpServer
 
 

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.settings import Settings
 from tests.browser import assert_accessible, csp_violations, in_database, log_in
 from tests.conftest import make_settings
-from tests.delivery.helpers import add_subscribers, make_issue
 from tests.editor.helpers import PASSWORD, make_editor
+from tests.factories import add_subscribers, make_issue
 from tests.smtp import SmtpServer
 
 REFUSED = "mottagare2@exempel.se"

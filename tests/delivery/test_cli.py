@@ -15,7 +15,7 @@ from service.db import create_engine, create_session_factory
 from service.issues.models import Issue
 from service.settings import Settings
 from tests.conftest import cli_env, make_settings
-from tests.delivery.helpers import add_subscribers, make_issue
+from tests.factories import add_subscribers, make_issue
 
 
 async def _setup(settings: Settings) -> None:

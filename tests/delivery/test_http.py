@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,10 +13,9 @@ from service.app import create_app
 from service.core.models import AuditEntry
 from service.issues.models import Issue
 from tests.conftest import make_settings, outbox_messages
-from tests.delivery.helpers import add_subscribers, make_issue
-from tests.editor.helpers import csrf, login, make_editor, make_token
-
-Client = AsyncTestClient[Litestar]
+from tests.editor.helpers import login, make_editor, make_token
+from tests.factories import add_subscribers, make_issue
+from tests.pages import Client, csrf
 
 
 async def test_delivery_page_and_api_refuse_anonymous(

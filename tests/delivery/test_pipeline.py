@@ -27,7 +27,8 @@ from subscribers import service as subscribers_service
 from subscribers.models import Subscription
 from subscribers.suppression import suppress
 from tests.conftest import free_port, make_settings
-from tests.delivery.helpers import add_subscribers, drain, make_issue, newsletter_list
+from tests.delivery.helpers import drain
+from tests.factories import add_subscribers, make_issue, newsletter_list
 from tests.mail.dkimkeys import make_key
 from tests.smtp import SmtpServer
 

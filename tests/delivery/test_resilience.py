@@ -26,7 +26,7 @@ from service.issues.models import Issue
 from service.mail.transport import make_transport
 from service.settings import Settings
 from tests.conftest import DatabaseTemplates, cli_env, make_settings
-from tests.delivery.helpers import add_subscribers, make_issue
+from tests.factories import add_subscribers, make_issue
 from tests.smtp import SmtpServer
 
 REPO = Path(__file__).resolve().parents[2]

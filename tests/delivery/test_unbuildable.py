@@ -19,8 +19,10 @@ from service.delivery import service as delivery
 from service.delivery.models import Delivery
 from service.issues.models import Issue
 from tests.conftest import make_settings
-from tests.delivery.helpers import add_subscribers, drain, make_issue
-from tests.editor.helpers import csrf, login, make_editor
+from tests.delivery.helpers import drain
+from tests.editor.helpers import login, make_editor
+from tests.factories import add_subscribers, make_issue
+from tests.pages import csrf
 
 SEPARATOR_SUBJECT = "Nyhetsbrev\u2028december"
 

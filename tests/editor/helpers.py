@@ -12,16 +12,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from service.editor import service
+from tests.pages import Client, csrf
 
-Client = AsyncTestClient[Litestar]
 ProxiedClient = AsyncTestClient[Any]
 PASSWORD = "rätt-lösenord-123"
-
-
-def csrf(page: str) -> str:
-    found = re.search(r'name="_csrf_token" value="([^"]+)"', page)
-    assert found, "no CSRF token in page"
-    return found.group(1)
 
 
 def form_version(page: str) -> str:
@@ -49,6 +43,12 @@ async def make_token(session: AsyncSession, email: str = "red@example.org") -> s
     _, plain = await service.create_token(session, editor, "test")
     await session.commit()
     return plain
+
+
+async def api_auth(session: AsyncSession, email: str = "red@example.org") -> dict[str, str]:
+    """Make the editor ``email`` and an API token of theirs: the request headers."""
+    await make_editor(session, email)
+    return {"Authorization": f"Bearer {await make_token(session, email)}"}
 
 
 async def login(client: Client, email: str = "red@example.org", password: str = PASSWORD) -> None:

@@ -30,15 +30,14 @@ from service.settings import Settings
 from tests.conftest import cli_env, make_settings
 from tests.editor.helpers import (
     PASSWORD,
-    Client,
     ProxiedClient,
     behind_proxy,
-    csrf,
     login,
     make_editor,
     make_token,
     try_login,
 )
+from tests.pages import Client, csrf
 
 
 def test_argon2id_hash() -> None:

@@ -10,7 +10,8 @@ from service.issues import service
 from service.issues.models import Issue
 from service.issues.service import StaleVersion
 from service.settings import Settings
-from tests.editor.helpers import Client, csrf, form_version, login, make_editor, make_token
+from tests.editor.helpers import form_version, login, make_editor, make_token
+from tests.pages import Client, csrf
 
 STALE = "Någon annan har ändrat utskicket medan du arbetade"
 

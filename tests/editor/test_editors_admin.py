@@ -22,7 +22,8 @@ from service.editor.models import ApiToken, Editor, PasswordLink
 from service.errors import Conflict
 from service.settings import Settings
 from tests.conftest import cli_env, deliver_queued, outbox_messages
-from tests.editor.helpers import PASSWORD, Client, csrf, login, make_editor, make_token
+from tests.editor.helpers import PASSWORD, login, make_editor, make_token
+from tests.pages import Client, csrf
 
 ADMIN = "chef@example.org"
 PAGE = "/redaktion/redaktorer"

@@ -14,16 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.calendar.models import CalendarItem
 from service.issues.models import Issue
-from tests.editor.helpers import Client, csrf, login, make_editor, make_token, page_version
-from tests.subscribers.helpers import visible
+from tests.editor.helpers import api_auth, login, make_editor, page_version
+from tests.pages import Client, csrf, visible
 
 LINE_SEPARATORS = ["\u2028", "\u2029", "\u0085"]
 DIRECTION_CONTROLS = ["\u202e", "\u202a", "\u2066", "\u2069", "\u200f", "\u061c"]
-
-
-async def _auth(session: AsyncSession) -> dict[str, str]:
-    await make_editor(session)
-    return {"Authorization": f"Bearer {await make_token(session)}"}
 
 
 async def _count(session: AsyncSession, model: type) -> int:
@@ -88,7 +83,7 @@ async def test_a_saved_subject_cannot_get_a_line_separator_either(
 async def test_api_refuses_a_title_with_a_separator_or_direction_control(
     client: Client, session: AsyncSession, char: str
 ) -> None:
-    auth = await _auth(session)
+    auth = await api_auth(session)
     response = await client.post(
         "/api/v1/issues",
         json={"title": f"Augusti{char}i Halland", "issue_date": "2026-08-20"},
@@ -106,7 +101,7 @@ async def test_api_refuses_a_title_with_a_separator_or_direction_control(
 async def test_api_blocks_refuse_separators_in_headings_and_bodies(
     client: Client, session: AsyncSession, char: str
 ) -> None:
-    auth = await _auth(session)
+    auth = await api_auth(session)
     issue = (
         await client.post(
             "/api/v1/issues", json={"title": "Block", "issue_date": "2026-08-20"}, headers=auth
@@ -138,7 +133,7 @@ async def test_api_blocks_refuse_separators_in_headings_and_bodies(
 async def test_api_calendar_refuses_separators_in_title_and_place(
     client: Client, session: AsyncSession, char: str
 ) -> None:
-    auth = await _auth(session)
+    auth = await api_auth(session)
     for field in ("title", "place", "organiser"):
         body = {"title": "Forum", "start_date": "2026-09-10", "all_day": True}
         body[field] = f"Halm{char}stad"

@@ -12,7 +12,8 @@ from service.core.models import AuditEntry
 from service.issues.models import Issue
 from service.settings import Settings
 from tests.conftest import deliver_queued, outbox_messages
-from tests.editor.helpers import Client, csrf, login, make_editor, make_token, page_version
+from tests.editor.helpers import api_auth, login, make_editor, page_version
+from tests.pages import Client, csrf
 
 ARTICLE = {
     "kind": "article",
@@ -21,11 +22,6 @@ ARTICLE = {
         "body": "Hej **alla** – [läs](https://example.org)",
     },
 }
-
-
-async def _api(client: Client, session: AsyncSession) -> dict[str, str]:
-    await make_editor(session)
-    return {"Authorization": f"Bearer {await make_token(session)}"}
 
 
 async def _issue(
@@ -41,7 +37,7 @@ async def _issue(
 async def test_api_compose_preview_and_test_send(
     client: Client, session: AsyncSession, settings: Settings
 ) -> None:
-    auth = await _api(client, session)
+    auth = await api_auth(session)
     issue = await _issue(client, auth)
     assert issue["slug"] == "nyhetsbrev-for-asa-orjan"
     assert issue["subject"] == issue["title"] and issue["status"] == "draft"
@@ -89,7 +85,7 @@ async def test_api_compose_preview_and_test_send(
 
 
 async def test_api_bad_input(client: Client, session: AsyncSession) -> None:
-    auth = await _api(client, session)
+    auth = await api_auth(session)
     assert (await client.get("/api/v1/issues")).status_code == 401
     r = await client.post(
         "/api/v1/issues", json={"title": "", "issue_date": "2026-12-01"}, headers=auth

@@ -86,14 +86,6 @@ def parse(raw: bytes) -> EmailMessage:
     return msg
 
 
-def text_of(msg: EmailMessage) -> str:
-    part = msg.get_body(preferencelist=("plain",))
-    assert part is not None
-    content = part.get_content()
-    assert isinstance(content, str)
-    return content
-
-
 def calendar_of(msg: EmailMessage) -> Calendar | None:
     """The attached .ics, parsed with icalendar (None without one)."""
     for part in msg.iter_attachments():

@@ -13,7 +13,8 @@ from service.events import service as events
 from service.events.links import CONFIRM_PATH, MANAGE_PATH
 from service.events.models import Registration
 from tests.conftest import drain_mail_queue, make_settings
-from tests.events.helpers import IP, calendar_of, form, make_event, queued, text_of, token_in
+from tests.events.helpers import IP, calendar_of, form, make_event, queued, token_in
+from tests.mails import text_of
 from tests.smtp import SmtpServer
 
 

@@ -18,14 +18,8 @@ from service.events import service as events
 from service.events.models import Registration
 from service.mail.models import QueuedMail
 from service.settings import Settings
-from tests.events.helpers import (
-    add_registration,
-    calendar_of,
-    make_event,
-    message_of,
-    queued,
-    text_of,
-)
+from tests.events.helpers import add_registration, calendar_of, make_event, message_of, queued
+from tests.mails import text_of
 
 
 async def test_one_reminder_per_registration_when_due(

@@ -24,11 +24,23 @@ from service.issues.render import (
     render_issue,
 )
 from service.settings import Settings
-from tests.issues.helpers import make_issue, personalised
+from tests.factories import EVERY_KIND_BLOCKS, make_issue
+from tests.issues.helpers import personalised
+
+SEPTEMBER = "Nyhetsbrev september 2019"
 
 
 async def test_every_block_kind_renders(session: AsyncSession, settings: Settings) -> None:
-    issue = await make_issue(session)
+    issue = await make_issue(
+        session,
+        EVERY_KIND_BLOCKS,
+        slug="provnummer",
+        title=SEPTEMBER,
+        subject=SEPTEMBER,
+        preheader="Nyheter om samverkan i Halland",
+        issue_date=date(2019, 9, 1),
+        calendar=True,
+    )
     rendered = await render_issue(session, settings, issue.id)
     html = rendered.html
     assert rendered.subject == "Nyhetsbrev september 2019"
@@ -122,7 +134,7 @@ async def test_markdown_links_and_raw_html_are_neutralised(
 
 
 async def test_accessibility_of_the_mail(session: AsyncSession, settings: Settings) -> None:
-    issue = await make_issue(session)
+    issue = await make_issue(session, EVERY_KIND_BLOCKS, calendar=True)
     html = (await render_issue(session, settings, issue.id)).html
     assert html.startswith('<!doctype html><html lang="sv"')
     tables = re.findall(r"<table\b[^>]*>", html)
@@ -224,7 +236,9 @@ async def test_invalid_mjml_template_is_a_validation_error(
 
 
 async def test_calendar_selected_order_and_empty(session: AsyncSession, settings: Settings) -> None:
-    issue = await make_issue(session, [("calendar", {"mode": "upcoming"})])
+    issue = await make_issue(
+        session, [("calendar", {"mode": "upcoming"})], issue_date=date(2019, 9, 1), calendar=True
+    )
     issue_id = issue.id
     items = (await session.scalars(select(CalendarItem).order_by(CalendarItem.id))).all()
     first, second = items[0].id, items[1].id
@@ -273,6 +287,7 @@ async def test_special_characters_are_escaped_exactly_once(
             )
         ],
         title="Nytt & viktigt <i>",
+        subject="Nytt & viktigt <i>",
     )
     rendered = await render_issue(session, settings, issue.id)
     html = rendered.html
@@ -318,6 +333,7 @@ async def test_placeholders_typed_by_an_editor_stay_inert(
         session,
         [("notice", {"heading": "Hej %%INNAN_NAME%%", "body": "Länk: %%INNAN_UNSUBSCRIBE_URL%%"})],
         title="Till %%INNAN_NAME%%",
+        subject="Till %%INNAN_NAME%%",
     )
     rendered = await render_issue(session, settings, issue.id)
     html, text = personalised(settings, rendered, name="Åsa", prefs_url="P", unsubscribe_url="U")

@@ -18,7 +18,7 @@ from service.issues.render import render_issue
 from service.mail.models import QueuedMail
 from service.settings import Settings
 from tests.conftest import drain_mail_queue
-from tests.issues.helpers import make_issue
+from tests.factories import make_issue
 from tests.smtp import SmtpServer
 
 SUBJECT = "Nyhetsbrev för Åsa: välfärd, samverkan & ”innanförskap” i Halland – höst 2019"
@@ -28,7 +28,7 @@ async def _send(
     session: AsyncSession, settings: Settings, smtp: SmtpServer, addresses: list[str]
 ) -> tuple[int, list[QueuedMail]]:
     """Queue a test send, commit, and let the worker send it through ``smtp``."""
-    issue = await make_issue(session, title=SUBJECT)
+    issue = await make_issue(session, slug="provnummer", title=SUBJECT, subject=SUBJECT)
     issue_id = issue.id
     rows = await testsend.test_send(
         session, settings, issue_id, addresses, actor="redaktor@test.se"
@@ -122,7 +122,7 @@ async def test_refused_by_the_server_is_shown_with_the_reason(
 async def test_preview_shows_sample_mail_and_decoded_headers(
     session: AsyncSession, settings: Settings
 ) -> None:
-    issue = await make_issue(session, title=SUBJECT)
+    issue = await make_issue(session, slug="provnummer", title=SUBJECT, subject=SUBJECT)
     shown = testsend.preview(settings, await render_issue(session, settings, issue.id))
     headers = dict(shown.headers)
     assert headers["Subject"] == SUBJECT

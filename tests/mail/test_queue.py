@@ -31,11 +31,13 @@ from service.mail.transport import make_transport
 from service.settings import Settings
 from subscribers import service as subscribers
 from tests.conftest import cli_env, deliver_queued, free_port, make_settings
-from tests.delivery.helpers import make_issue
-from tests.editor.helpers import csrf, login, make_editor, make_token
+from tests.editor.helpers import login, make_editor, make_token
+from tests.factories import make_issue
 from tests.mail.dkimkeys import make_key
+from tests.mails import text_of
+from tests.pages import csrf
 from tests.smtp import HungSmtpServer, SmtpServer
-from tests.subscribers.helpers import link, signup, text_of
+from tests.subscribers.helpers import link, signup
 
 Client = AsyncTestClient  # type: ignore[type-arg]
 

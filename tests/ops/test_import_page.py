@@ -16,9 +16,9 @@ from service.editor.service import create_editor
 from subscribers import service as subs
 from subscribers.models import ConsentEvent, Subscriber
 from tests.ops.test_import import excel_bytes
+from tests.pages import csrf
 
 PASSWORD = "ett-långt-lösenord-för-test"
-CSRF = re.compile(r'name="_csrf_token" value="([^"]+)"')
 
 
 async def _login(
@@ -27,11 +27,9 @@ async def _login(
     await create_editor(session, email, PASSWORD, role=role)
     await session.commit()
     form = await client.get("/redaktion/logga-in")
-    token = CSRF.search(form.text)
-    assert token is not None
     done = await client.post(
         "/redaktion/logga-in",
-        data={"email": email, "password": PASSWORD, "_csrf_token": token.group(1)},
+        data={"email": email, "password": PASSWORD, "_csrf_token": csrf(form.text)},
         follow_redirects=False,
     )
     assert done.status_code == 303, done.text
@@ -41,9 +39,7 @@ async def _csrf(client: AsyncTestClient[Litestar]) -> str:
     page = await client.get("/redaktion/import")
     assert page.status_code == 200, page.text
     assert "Importera prenumeranter" in page.text
-    found = CSRF.search(page.text)
-    assert found is not None
-    return found.group(1)
+    return csrf(page.text)
 
 
 async def _count(session: AsyncSession) -> int:

@@ -1,21 +1,17 @@
-"""Helpers for the subscriber tests: reading mails from the outbox, links and CSRF tokens."""
+"""Helpers for the subscriber tests: reading mails from the outbox, links, signing up."""
 
 from __future__ import annotations
 
 import email
 import email.policy
-import html
 import re
 from email.message import EmailMessage
 from typing import Any
 
-from litestar import Litestar
-from litestar.testing import AsyncTestClient
-
 from service.settings import Settings
 from tests.conftest import deliver_queued, outbox_messages
-
-Client = AsyncTestClient[Litestar]
+from tests.mails import text_of
+from tests.pages import Client
 
 
 def mails(settings: Settings) -> list[EmailMessage]:
@@ -29,39 +25,11 @@ def mails(settings: Settings) -> list[EmailMessage]:
     return parsed
 
 
-def text_of(msg: EmailMessage) -> str:
-    part = msg.get_body(preferencelist=("plain",))
-    assert part is not None
-    content = part.get_content()
-    assert isinstance(content, str)
-    return content
-
-
-def html_of(msg: EmailMessage) -> str:
-    part = msg.get_body(preferencelist=("html",))
-    assert part is not None
-    content = part.get_content()
-    assert isinstance(content, str)
-    return content
-
-
 def link(text: str, prefix: str) -> str:
     """The first URL in ``text`` on this service that starts with ``prefix`` (a path)."""
     found = re.search(r"http://testserver\.local(" + re.escape(prefix) + r"[^\s<>\"]*)", text)
     assert found, f"no link to {prefix} in:\n{text}"
     return found.group(1)
-
-
-def csrf(page: str) -> str:
-    found = re.search(r'name="_csrf_token" value="([^"]+)"', page)
-    assert found, "no CSRF token on the page"
-    return html.unescape(found.group(1))
-
-
-def visible(page: str) -> str:
-    """The page text without tags (for asserting on what a user reads)."""
-    text = re.sub(r"<[^>]+>", " ", page)
-    return re.sub(r"\s+", " ", html.unescape(text))
 
 
 async def signup(client: Client, email_address: str, **fields: Any) -> Any:

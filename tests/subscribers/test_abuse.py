@@ -16,7 +16,9 @@ from service.settings import Settings
 from subscribers import links
 from subscribers.models import ActionToken, ConsentEvent, MailingList, Subscriber
 from tests.conftest import make_settings
-from tests.subscribers.helpers import Client, link, mails, signup, subscribe_confirmed, text_of
+from tests.mails import text_of
+from tests.pages import Client
+from tests.subscribers.helpers import link, mails, signup, subscribe_confirmed
 
 
 async def _count(session: AsyncSession, model: type) -> int:

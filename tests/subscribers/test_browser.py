@@ -7,7 +7,8 @@ from playwright.sync_api import Page
 
 from service.settings import Settings
 from tests.browser import assert_accessible, csp_violations
-from tests.subscribers.helpers import link, mails, text_of
+from tests.mails import text_of
+from tests.subscribers.helpers import link, mails
 
 
 def _live(url_path: str, live_server: str) -> str:

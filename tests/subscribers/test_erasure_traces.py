@@ -7,7 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from service.settings import Settings
-from tests.subscribers.helpers import Client, csrf, mails, subscribe_confirmed
+from tests.pages import Client, csrf
+from tests.subscribers.helpers import mails, subscribe_confirmed
 
 MARKERS = {
     "email": "spar.efter.radering@example.se",

@@ -13,17 +13,9 @@ from service.mail.models import QueuedMail
 from service.settings import Settings
 from subscribers.models import ConsentEvent, ConsentText, MailingList, Subscriber, Suppression
 from subscribers.suppression import suppression_key
-from tests.subscribers.helpers import (
-    Client,
-    confirm_latest,
-    csrf,
-    link,
-    mails,
-    signup,
-    subscribe_confirmed,
-    text_of,
-    visible,
-)
+from tests.mails import text_of
+from tests.pages import Client, csrf, visible
+from tests.subscribers.helpers import confirm_latest, link, mails, signup, subscribe_confirmed
 
 
 async def _subscriber(session: AsyncSession, address: str) -> Subscriber | None:

@@ -14,16 +14,10 @@ from subscribers import service
 from subscribers.consent_texts import current_text, publish_text
 from subscribers.models import ConsentEvent, ConsentText
 from tests.conftest import deliver_queued, make_settings
+from tests.mails import text_of
+from tests.pages import Client, visible
 from tests.smtp import SmtpServer
-from tests.subscribers.helpers import (
-    Client,
-    link,
-    mails,
-    signup,
-    subscribe_confirmed,
-    text_of,
-    visible,
-)
+from tests.subscribers.helpers import link, mails, signup, subscribe_confirmed
 
 
 async def test_embed_page_is_minimal_and_posts_without_cookies(

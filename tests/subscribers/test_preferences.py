@@ -10,15 +10,9 @@ from service.settings import Settings
 from subscribers.messages import MESSAGES
 from subscribers.models import ConsentEvent, MailingList, Subscriber
 from subscribers.preferences import ADDRESS_CHANGES_PER_HOUR
-from tests.subscribers.helpers import (
-    Client,
-    csrf,
-    link,
-    mails,
-    signup,
-    subscribe_confirmed,
-    text_of,
-)
+from tests.mails import text_of
+from tests.pages import Client, csrf
+from tests.subscribers.helpers import link, mails, signup, subscribe_confirmed
 
 
 async def _get(session: AsyncSession, address: str) -> Subscriber | None:

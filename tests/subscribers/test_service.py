@@ -23,7 +23,8 @@ from subscribers.models import (
 )
 from subscribers.privacy import export_data
 from subscribers.suppression import is_suppressed
-from tests.subscribers.helpers import Client, signup, subscribe_confirmed
+from tests.pages import Client
+from tests.subscribers.helpers import signup, subscribe_confirmed
 
 
 async def _count(session: AsyncSession, model: type) -> int:

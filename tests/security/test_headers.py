@@ -10,7 +10,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,8 +17,8 @@ from service.app import create_app
 from service.settings import SettingsError, load_settings
 from tests.conftest import make_settings
 from tests.editor.helpers import login, make_editor, make_token
+from tests.pages import Client
 
-Client = AsyncTestClient[Litestar]
 EMBEDDERS = "https://www.forbund.example, https://intranat.kommun.example:8443"
 
 
