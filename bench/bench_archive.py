@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.scratch import scratch_database
+from bench.databases import scratch_database
 
 ISSUES = 500
 WARMUP_SECONDS = 2
