@@ -13,7 +13,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -118,14 +118,18 @@ def serve(host: str | None, port: int | None, workers: bool | None) -> None:
     # (archive p99 at 32 connections: ~90 ms without, ~14 ms with; bench/bench_archive.py).
     gc.collect()
     gc.freeze()
-    uvicorn.run(
-        app,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        forwarded_allow_ips=list(settings.trusted_proxies),
-    )
+    uvicorn.run(app, **uvicorn_options(settings, host, port))
+
+
+def uvicorn_options(settings: Settings, host: str | None, port: int | None) -> dict[str, Any]:
+    """How ``serve`` runs uvicorn (the archive benchmark runs its yardstick app the same way)."""
+    return {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_level": settings.log_level.lower(),
+        "proxy_headers": True,
+        "forwarded_allow_ips": list(settings.trusted_proxies),
+    }
 
 
 for _module_name in CLI_MODULES:
