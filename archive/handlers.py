@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from archive import calendar as cal
 from archive import feeds
 from archive import service as archive
-from archive.cache import Cached, Fingerprint, PublicCache
+from archive.cache import Cached, Fingerprint, PublicCache, public_fast_path
 from archive.feeds import CachedBody
 from service import api
 from service.calendar import format as fmt
@@ -156,6 +156,8 @@ async def serve_public(
             await db.commit()  # derived rows (kv_cache, search text) the build stored
         if key:
             public.put(key, fingerprint, found)
+    if key:
+        public.remember(request.scope, key, found)  # archive/cache.py: PublicFastPath
     return conditional(
         request,
         found.body,
@@ -423,6 +425,7 @@ async def api_withdraw(
 def contribute(settings: Settings) -> Contribution:
     return Contribution(
         state={"public_cache": PublicCache()},
+        lifespan=[public_fast_path],
         routes=[
             archive_index,
             archive_rss,
