@@ -15,9 +15,12 @@ Making the question cheaper (``bench/bench_archive.py`` measures it):
   any other connection, in this process or another, commits. While it has not changed
   the last fingerprint still holds and no query is made (a commit of anything, not only
   of the archive, sends the next request to the query).
-* PostgreSQL: the fingerprint query runs as a statement prepared on a connection held
+* PostgreSQL: the fingerprint is asked with statements prepared on a connection held
   open in autocommit, not on a pool checkout (which pings first) through the ORM's
-  execution; a failed connection is replaced once.
+  execution; a failed connection is replaced once. The full question also returns
+  ``pg_current_snapshot()``; while the snapshot is the same, no transaction has
+  committed on the server, and only the snapshot is asked (a commit of anything, in any
+  database of the server, sends the next request to the full question).
 * :class:`PublicFastPath` answers a repeated plain GET/HEAD of a cached URL before the
   framework sees it: the response the handler sent last time (status, headers, the
   cached body), replayed while the fingerprint and the entry are unchanged and for at
@@ -108,7 +111,8 @@ class PublicCache:
         self._versions: _DataVersion | None = None  # SQLite
         self._known: tuple[int, Fingerprint] | None = None  # data_version it was read at
         self._held: AsyncConnection | None = None  # PostgreSQL
-        self._statement: Any = None  # the fingerprint, prepared on the held connection
+        self._statements: tuple[Any, Any] | None = None  # prepared on the held connection
+        self._pg_known: tuple[str, Fingerprint] | None = None  # snapshot it was read at
         self._memo: OrderedDict[tuple[str, bytes], _Memo] = OrderedDict()
         self.queries = 0  # fingerprint queries made (tests, benchmarks)
         self.replayed = 0  # responses answered by PublicFastPath
@@ -122,7 +126,7 @@ class PublicCache:
             self._versions.close()
         # A held connection of another loop cannot be closed from this one; drop it.
         self._loop, self._next, self._reader = loop, None, None
-        self._held, self._statement = None, None
+        self._held, self._statements, self._pg_known = None, None, None
         self._engine, self._known, self._versions = engine, None, None
         if engine.dialect.name == "sqlite":
             database = engine.url.database or ""
@@ -170,6 +174,8 @@ class PublicCache:
                 wave.set_result(found)
 
     async def _read(self, engine: AsyncEngine) -> Fingerprint:
+        if engine.dialect.name == "postgresql":
+            return await self._read_held(engine)
         self.queries += 1
         if self._versions is not None:  # read before the query: a commit between is seen
             version = self._versions.read()
@@ -178,37 +184,36 @@ class PublicCache:
             found = _fingerprint(row)
             self._known = None if version is None else (version, found)
             return found
-        if engine.dialect.name == "postgresql":
-            return _fingerprint(await self._read_held(engine))
         async with engine.connect() as conn:
             return _fingerprint((await conn.execute(self._query)).one())
 
-    async def _read_held(self, engine: AsyncEngine) -> Any:
-        """The fingerprint row from the held autocommit connection, as a statement
-        prepared once on the driver (a third of the CPU of going through the ORM's
-        execution); a broken connection is replaced once (a restarted server, an idle
-        timeout)."""
+    async def _read_held(self, engine: AsyncEngine) -> Fingerprint:
+        """The fingerprint, asked on the held autocommit connection with statements
+        prepared once on the driver (a third of the CPU of the ORM's execution).
+
+        The full question also returns the statement's snapshot
+        (``pg_current_snapshot()``: which transactions are visible). Next time only the
+        snapshot is asked; while it is the same no transaction has committed anywhere
+        on the server since, so neither has the fingerprint changed. A broken
+        connection is replaced once (a restarted server, an idle timeout).
+        """
         for attempt in (1, 2):
             if self._held is None:
-                conn = await engine.connect()
-                try:
-                    await conn.execution_options(isolation_level="AUTOCOMMIT")
-                    driver: Any = (await conn.get_raw_connection()).driver_connection
-                    sql = str(
-                        self._query.compile(
-                            dialect=engine.dialect, compile_kwargs={"literal_binds": True}
-                        )
-                    )
-                    self._statement = await driver.prepare(sql)
-                except BaseException:
-                    await conn.close()
-                    raise
-                self._held = conn
-            held = self._held
+                await self._hold(engine)
+            held, statements = self._held, self._statements
+            assert held is not None and statements is not None
             try:
-                return await self._statement.fetchrow()
+                if self._pg_known is not None:
+                    snapshot = await statements[0].fetchval()
+                    if snapshot == self._pg_known[0]:
+                        return self._pg_known[1]
+                self.queries += 1
+                row = tuple(await statements[1].fetchrow())
+                found = _fingerprint(row[1:])
+                self._pg_known = (row[0], found)
+                return found
             except Exception:
-                self._held, self._statement = None, None
+                self._held, self._statements = None, None
                 with contextlib.suppress(Exception):
                     await held.invalidate()
                     await held.close()
@@ -216,15 +221,33 @@ class PublicCache:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _hold(self, engine: AsyncEngine) -> None:
+        conn = await engine.connect()
+        try:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            fingerprint = str(
+                self._query.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
+            )
+            snapshot = "pg_current_snapshot()::text"
+            self._statements = (
+                await driver.prepare(f"SELECT {snapshot}"),
+                await driver.prepare(f"SELECT {snapshot}, fp.* FROM ({fingerprint}) AS fp"),
+            )
+        except BaseException:
+            await conn.close()
+            raise
+        self._held = conn
+
     async def close(self) -> None:
         """Close the held connections (the app's shutdown; tests that made their own)."""
-        held, self._held, self._statement = self._held, None, None
+        held, self._held, self._statements = self._held, None, None
         if held is not None:
             with contextlib.suppress(Exception):
                 await held.close()
         if self._versions is not None:
             self._versions.close()
-        self._versions, self._known, self._engine = None, None, None
+        self._versions, self._known, self._engine, self._pg_known = None, None, None, None
 
     # --- replaying whole responses (PublicFastPath) -------------------------------
 

@@ -150,7 +150,9 @@ async def test_the_fingerprint_query_is_skipped_only_while_nothing_was_committed
     session: AsyncSession, settings: Settings
 ) -> None:
     """SQLite: no query while data_version stands still; any commit elsewhere ends that.
-    PostgreSQL: a query every time, on the held connection."""
+    PostgreSQL: only the snapshot is asked while it stands still, which depends on the
+    whole server being quiet (other databases on it too), so only the answers are
+    checked there."""
     engine = create_engine(settings.database_url)
     cache = PublicCache()
     sqlite = settings.database_url.startswith("sqlite")
@@ -159,7 +161,8 @@ async def test_the_fingerprint_query_is_skipped_only_while_nothing_was_committed
         queries = cache.queries
         for _ in range(3):
             assert await cache.fingerprint(engine) == first
-        assert cache.queries == queries + (0 if sqlite else 3)
+        if sqlite:
+            assert cache.queries == queries
         for n in range(5):
             session.add(
                 CalendarItem(uid=f"dv-{n}@test", title=f"Träff {n}", start_date=date.today())
