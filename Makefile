@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
 
-.PHONY: run test bench lint fmt system-deps postgres clean
+.PHONY: run test bench lint fmt system-deps bench-deps postgres clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -46,6 +46,22 @@ system-deps:
 	  done; \
 	fi
 
+## bench-deps: what only the benchmarks need (nginx-light: the archive bench's static-file yardstick)
+bench-deps:
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+	  echo "Installing: nginx-light"; \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends nginx-light >/dev/null && \
+	  if command -v systemctl >/dev/null && systemctl is-active -q nginx 2>/dev/null; then \
+	    echo "Stopping the system nginx service the package started (the bench runs its own)"; \
+	    $$SUDO systemctl disable --now nginx >/dev/null 2>&1 || true; \
+	  fi; \
+	  if pgrep -x nginx >/dev/null && [ -e /run/nginx.pid ]; then \
+	    $$SUDO /usr/sbin/nginx -s quit 2>/dev/null || true; \
+	  fi; \
+	fi
+
 ## postgres: start the local PostgreSQL cluster if it is not running
 postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || { \
@@ -67,7 +83,7 @@ test: $(STAMP) system-deps postgres lint
 	$(BIN)/pytest
 
 ## bench: print throughput/latency/memory figures (not part of CI)
-bench: $(STAMP) system-deps postgres
+bench: $(STAMP) system-deps bench-deps postgres
 	$(BIN)/python -m bench
 
 clean:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from archive import calendar as cal
 from archive import feeds
 from archive import service as archive
-from archive.cache import Cached, Fingerprint, PublicCache
+from archive.cache import Cached, Fingerprint, PublicCache, public_fast_path
 from archive.service import CachedBody
 from service import api
 from service.core import dates as fmt
@@ -99,6 +99,8 @@ async def serve_public(
             found = await build(db, fingerprint)
         if key:
             public.put(key, fingerprint, found)
+    if key:
+        public.remember(request.scope, key, found)  # archive/cache.py: PublicFastPath
     return conditional(
         request,
         found.body,
@@ -364,6 +366,7 @@ class ArchiveApi(EditorApi):
 def contribute(settings: Settings) -> Contribution:
     return Contribution(
         state={"public_cache": PublicCache()},
+        lifespan=[public_fast_path],
         routes=[
             archive_index,
             archive_rss,

@@ -27,7 +27,7 @@ import time
 import httpx
 
 from bench.bench_signup import _env, _free_port
-from bench.scratch import scratch_database
+from bench.databases import scratch_database
 
 CONNECTIONS = 8
 WARMUP_SECONDS = 2

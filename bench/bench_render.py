@@ -1,5 +1,6 @@
 """Render benchmark: the August 2019 issue rendered once (MJML → HTML + text) versus
-per-recipient personalisation (string substitution only) for 10 000 recipients.
+per-recipient personalisation for 10 000 recipients: ``IssueTemplate.wire``, the DATA
+bytes the delivery worker sends (the template is built once, as the worker does).
 
 Uses its own temporary SQLite database (migrated, demo data loaded) and removes it.
 Target: personalisation at least 100× cheaper than a full render.
@@ -17,8 +18,9 @@ from sqlalchemy import select
 from service.db import create_engine, create_session_factory, session_scope
 from service.demo import load_all
 from service.issues.demo import AUGUST_SLUG
+from service.issues.message import IssueTemplate, Personal
 from service.issues.models import Issue
-from service.issues.render import RenderedIssue, personalise, render_issue
+from service.issues.render import RenderedIssue, render_issue
 from service.migrate import upgrade
 from service.settings import Settings, load_settings
 
@@ -44,13 +46,18 @@ async def _run(settings: Settings) -> tuple[float, float, RenderedIssue]:
         await engine.dispose()
 
     names = [f"Mottagare {i} Åsa & Co" if i % 3 else "" for i in range(RECIPIENTS)]
+    template = IssueTemplate.build(settings, rendered.mail_source)
     started = time.perf_counter()
     for i, name in enumerate(names):
-        personalise(
-            rendered,
-            name=name,
-            prefs_url=f"{settings.base_url}/installningar/token{i:08d}.abcdefghijklmnop",
-            unsubscribe_url=f"{settings.base_url}/avregistrera/token{i:08d}.abcdefghijklmnop",
+        template.wire(
+            Personal(
+                to=f"mottagare{i}@example.se",
+                message_id=f"<bench.{i}@innanforskapet.example.se>",
+                unsubscribe_url=f"{settings.base_url}/avregistrera/token{i:08d}.abcdefghijklmnop",
+                unsubscribe_mailto=f"mailto:unsubscribe@example.se?subject=unsubscribe%20t{i}",
+                name=name,
+                prefs_url=f"{settings.base_url}/installningar/token{i:08d}.abcdefghijklmnop",
+            )
         )
     personalise_us = (time.perf_counter() - started) / RECIPIENTS * 1e6
     return render_us, personalise_us, rendered

@@ -5,7 +5,8 @@
     after every pipeline run: each ratio is against the mean of the two around it;
 (b) the full pipeline (snapshot, batched claims, byte-template personalisation, SMTP
     pool, batched outcome writes) for 10 000 and 100 000 recipients on SQLite and on
-    PostgreSQL (a database ``innan_bench_*`` created on 127.0.0.1:5432 and dropped).
+    PostgreSQL (a database ``innan_bench_*`` created on the ``INNAN_TEST_PG`` server and
+    dropped).
 Each pipeline run is a fresh subprocess so its peak RSS (psutil) is its own.
 Targets: (b)/(a) >= 0.7; peak RSS at 100 000 within 25 % of 10 000 and under 300 MB.
 
@@ -27,7 +28,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.scratch import scratch_database
+from bench.databases import scratch_database
 
 POOL = 8
 RAW_MESSAGES = 20_000

@@ -41,7 +41,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.scratch import scratch_database
+from bench.databases import scratch_database
 
 CONNECTIONS = 16
 RATE = float(os.environ.get("BENCH_SIGNUP_RATE", "40"))  # signups/s of the paced phase

@@ -11,9 +11,10 @@ import asyncio
 import gc
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -99,35 +100,84 @@ def db_upgrade(revision: str) -> None:
     click.echo(f"Databasen är uppgraderad till {revision}.")
 
 
+SQLITE_PROCESSES_NOTICE = (
+    "OBS: flera processer på SQLite. Processernas skrivningar (anmälningar, sessioner) "
+    "möts i SQLites väntan på låset och utskicken kräver en separat "
+    "`innanforskapet worker`; en process är att föredra på SQLite."
+)
+
+
 @main.command()
 @click.option("--host", default=None, help="Override INNAN_HOST")
 @click.option("--port", type=int, default=None, help="Override INNAN_PORT")
 @click.option("--workers/--no-workers", default=None, help="Run delivery workers in-process")
-def serve(host: str | None, port: int | None, workers: bool | None) -> None:
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Web server processes (uvicorn workers) sharing the port; above 1 the in-process "
+    "delivery worker and scheduler are off: run `innanforskapet worker`",
+)
+def serve(host: str | None, port: int | None, workers: bool | None, processes: int) -> None:
     """Start the web service."""
     import uvicorn
 
-    from service.app import create_app
-
     settings = get_settings()
+    if processes > 1:
+        if workers:
+            click.echo(
+                "Fel: --workers går inte med --processes över 1 (utskicken skulle köras en "
+                "gång per process). Kör `innanforskapet worker` vid sidan av.",
+                err=True,
+            )
+            sys.exit(2)
+        workers = False
+        if settings.is_sqlite:
+            click.echo(SQLITE_PROCESSES_NOTICE)
     if workers is not None:
         settings = settings.with_overrides(run_workers=workers)
     if settings.smtp_url is None:
         click.echo(OUTBOX_NOTICE.format(outbox=settings.outbox_dir, days=settings.outbox_keep_days))
-    app = create_app(settings)
+    options = uvicorn_options(settings, host, port)
+    if processes > 1:
+        # Each process builds its own app from the environment; none runs the workers.
+        os.environ["INNAN_RUN_WORKERS"] = "false"
+        uvicorn.run("service.cli:process_app", factory=True, workers=processes, **options)
+        return
+    uvicorn.run(_frozen(_create_app(settings)), **options)
+
+
+def _create_app(settings: Settings) -> Any:
+    from service.app import create_app
+
+    return create_app(settings)
+
+
+def process_app() -> Any:
+    """The app of one ``serve --processes N`` process (uvicorn's factory), from the
+    environment the parent left (``INNAN_RUN_WORKERS=false``)."""
+    return _frozen(_create_app(get_settings()))
+
+
+def _frozen(app: T) -> T:
     # Everything built so far (routes, templates, models) lives as long as the process:
     # keep it out of the cyclic collector, whose full passes otherwise stall requests
     # (archive p99 at 32 connections: ~90 ms without, ~14 ms with; bench/bench_archive.py).
     gc.collect()
     gc.freeze()
-    uvicorn.run(
-        app,
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level=settings.log_level.lower(),
-        proxy_headers=True,
-        forwarded_allow_ips=list(settings.trusted_proxies),
-    )
+    return app
+
+
+def uvicorn_options(settings: Settings, host: str | None, port: int | None) -> dict[str, Any]:
+    """How ``serve`` runs uvicorn (the archive benchmark runs its yardstick app the same way)."""
+    return {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "log_level": settings.log_level.lower(),
+        "proxy_headers": True,
+        "forwarded_allow_ips": list(settings.trusted_proxies),
+    }
 
 
 for _module_name in CLI_MODULES:

@@ -206,4 +206,5 @@ async def test_a_fingerprint_read_never_predates_the_request(
             assert late.value.split("|")[1].startswith(f"{n + 1}:"), (n, late.value)
             await early
     finally:
+        await cache.close()
         await engine.dispose()
