@@ -14,9 +14,9 @@ from service.calendar import service as calendar
 from service.events import service as events
 from service.events.models import Event, Registration
 from service.settings import Settings
-from tests.editor.helpers import Client, csrf, login, make_editor, make_token
+from tests.editor.helpers import login, make_editor, make_token
 from tests.events.helpers import add_registration, make_event, queued
-from tests.subscribers.helpers import visible
+from tests.pages import Client, csrf, visible
 
 
 async def test_anonymous_visitors_are_sent_to_login_and_the_api_wants_a_key(

@@ -23,9 +23,10 @@ from service.events.models import Registration
 from service.mail.models import QueuedMail
 from service.settings import Settings
 from tests.conftest import drain_mail_queue, make_settings
-from tests.events.helpers import add_registration, calendar_of, make_event, text_of, token_in
+from tests.events.helpers import add_registration, calendar_of, make_event, token_in
+from tests.mails import text_of
+from tests.pages import csrf, visible
 from tests.smtp import SmtpServer
-from tests.subscribers.helpers import csrf, visible
 
 Client = AsyncTestClient[Litestar]
 
