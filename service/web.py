@@ -23,7 +23,7 @@ from typing import Any
 
 from litestar import Controller as LitestarController
 from litestar import HttpMethod, Litestar, Request, Response, route
-from litestar.datastructures import State
+from litestar.datastructures import ResponseHeader, State
 from litestar.exceptions import ClientException
 from litestar.handlers import HTTPRouteHandler
 from litestar.handlers.base import BaseRouteHandler
@@ -33,6 +33,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from service.db import discard_after_commit, run_after_commit
 from service.mail.transport import Transport
 from service.settings import Settings
+
+# Pages reached through a personal link: never cached, the link never sent as a referrer.
+PRIVATE = [
+    ResponseHeader(name="Cache-Control", value="no-store"),
+    ResponseHeader(name="Referrer-Policy", value="no-referrer"),
+    ResponseHeader(name="X-Robots-Tag", value="noindex"),
+]
 
 
 @dataclass

@@ -18,7 +18,6 @@ import json
 from typing import Any
 
 from litestar import Request, Response, get, post
-from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
@@ -26,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.errors import Conflict, Gone, NotFound, RateLimited, ValidationFailed
 from service.settings import Settings
-from service.web import Contribution, client_ip, settings_of
+from service.web import PRIVATE, Contribution, client_ip, settings_of
 from subscribers import links
 from subscribers.confirmation import confirm, pending
 from subscribers.consent_texts import current_text, text_version, text_versions
@@ -47,13 +46,6 @@ LINK_PROBLEM = "pages/subscribers/link_problem.html"
 HONEYPOT = "hemsida"  # the signup form's field hidden from people (SignupForm.honeypot)
 
 Db = NamedDependency[AsyncSession]
-
-# Pages reached through a personal link: never cached, the link never sent as a referrer.
-PRIVATE = [
-    ResponseHeader(name="Cache-Control", value="no-store"),
-    ResponseHeader(name="Referrer-Policy", value="no-referrer"),
-    ResponseHeader(name="X-Robots-Tag", value="noindex"),
-]
 
 
 def _link_problem(exc: NotFound | Gone | Conflict) -> Template:

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from litestar import Request, Response, get, post, put
-from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.response import Redirect, Template
@@ -45,20 +44,13 @@ from service.events.models import Event
 from service.events.schemas import CheckInIn, EventOut, EventSettingsIn, RegistrationOut
 from service.events.service import FIELD_NAMES, REGISTRATION_WINDOW_SECONDS, STATUS_NAMES
 from service.settings import Settings
-from service.web import Contribution, client_ip, discard_attempt, settings_of
+from service.web import PRIVATE, Contribution, client_ip, discard_attempt, settings_of
 
 Db = NamedDependency[AsyncSession]
 HONEYPOT = "hemsida"
 FORM_PAGE = "pages/events/form.html"
 MANAGE_PAGE = "pages/events/manage.html"
 LINK_PROBLEM = "pages/events/link_problem.html"
-
-# Pages reached through a personal link: never cached, the link never sent as a referrer.
-PRIVATE = [
-    ResponseHeader(name="Cache-Control", value="no-store"),
-    ResponseHeader(name="Referrer-Policy", value="no-referrer"),
-    ResponseHeader(name="X-Robots-Tag", value="noindex"),
-]
 
 
 def _link_problem(exc: NotFound | Gone | Conflict) -> Template:
