@@ -2,12 +2,15 @@
 
 Every public archive/calendar request asks the database one cheap question — the
 *fingerprint* of what is published (count, newest change and version sum of the public
-issues and of the calendar items; both read from covering indexes) — and, when it
+issues and of the calendar items, both read from covering indexes, and whatever the
+notes under calendar items depend on, :func:`service.public_calendar.fingerprint_selects`:
+the events' seat counters) — and, when it
 matches the fingerprint an entry was built under, answers with the stored bytes: no
 session, no ORM, no template. Any publish, edit or withdrawal, by this process, another
 web instance or the CLI, changes the fingerprint, so no instance serves a stale page
-once the change is committed. Entries are evicted least-recently-used within a byte
-budget.
+once the change is committed. An entry may also expire at a set moment (a calendar page
+whose "Anmäl dig" changes when a registration opens or closes). Entries are evicted
+least-recently-used within a byte budget.
 
 Making the question cheaper (``bench/bench_archive.py`` measures it):
 
@@ -51,6 +54,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from archive import calendar
 from archive import service as archive
+from service.db import utcnow
+from service.public_calendar import fingerprint_selects
 
 log = logging.getLogger(__name__)
 
@@ -81,19 +86,28 @@ class Cached:
     last_modified: datetime
     headers: dict[str, str] = field(default_factory=dict)
     etag: str = ""
+    expires_at: datetime | None = None  # not served from the cache from then on
 
     def __post_init__(self) -> None:
         if not self.etag:
             digest = hashlib.sha256(self.body).hexdigest()[:32]
             object.__setattr__(self, "etag", f'"{digest}"')
 
+    def expired(self) -> bool:
+        return self.expires_at is not None and utcnow() >= self.expires_at
+
 
 def _fingerprint_query() -> Select[Any]:
-    """The archive's and the calendar's fingerprint rows side by side, in one query."""
+    """The archive's, the calendar's and the calendar notes' fingerprint rows side by
+    side, in one query."""
     issues = archive.fingerprint_select().subquery()
     items = calendar.fingerprint_select().subquery()
-    # Two one-row aggregates (a join on TRUE, not an accidental product).
-    return select(issues, items).select_from(issues.join(items, true()))
+    notes = [query.subquery() for query in fingerprint_selects()]
+    # One-row aggregates (joins on TRUE, not an accidental product).
+    joined = issues.join(items, true())
+    for note in notes:
+        joined = joined.join(note, true())
+    return select(issues, items, *notes).select_from(joined)
 
 
 class PublicCache:
@@ -281,13 +295,13 @@ class PublicCache:
         entry = self._entries.get(memo.key)
         if cached is None or entry is None or entry[1] is not cached:
             return None
-        if entry[0] != fingerprint.value:
+        if entry[0] != fingerprint.value or cached.expired():
             return None
         return memo, cached
 
     def get(self, key: str, fingerprint: Fingerprint) -> Cached | None:
         found = self._entries.get(key)
-        if found is None or found[0] != fingerprint.value:
+        if found is None or found[0] != fingerprint.value or found[1].expired():
             return None
         self._entries.move_to_end(key)
         return found[1]
@@ -310,13 +324,19 @@ class PublicCache:
 
 
 def _fingerprint(row: Any) -> Fingerprint:
+    """Columns: the archive's four, the calendar's three, then the notes' aggregates
+    (any number; each newest change among them counts as a change of the calendar)."""
     updated, published, item_updated = row[1], row[2], row[5]
     archive_modified = max(
         [d for d in (updated, published) if isinstance(d, datetime)], default=EPOCH
     )
-    calendar_modified = item_updated if isinstance(item_updated, datetime) else EPOCH
+    notes = tuple(row[7:])
+    calendar_modified = max(
+        [d for d in (item_updated, *notes) if isinstance(d, datetime)], default=EPOCH
+    )
+    value = f"{archive.fingerprint_text(row[:4])}|{calendar.fingerprint_text(row[4:7])}"
     return Fingerprint(
-        value=f"{archive.fingerprint_text(row[:4])}|{calendar.fingerprint_text(row[4:])}",
+        value=value + "|" + ":".join(str(v) for v in notes),
         archive_modified=archive_modified,
         calendar_modified=calendar_modified,
     )

@@ -31,7 +31,7 @@ from service.db import session_scope
 from service.editor.guards import Actor, EditorApi, EditorPages
 from service.errors import NotFound
 from service.issues.urls import archive_path, archive_url
-from service.public_calendar import notes_for
+from service.public_calendar import notes_expire, notes_for
 from service.settings import Settings
 from service.web import Contribution, conditional, public_get, session_factory_of, settings_of
 
@@ -215,7 +215,10 @@ async def calendar_page(request: Request[Any, Any, Any]) -> Response[bytes]:
             fmt=fmt,
             today=day,
         )
-        return Cached(body, HTML_TYPE, fingerprint.calendar_modified)
+        # "Anmäl dig" changes when a registration opens or closes: the page expires then.
+        return Cached(
+            body, HTML_TYPE, fingerprint.calendar_modified, expires_at=notes_expire(notes)
+        )
 
     # Which items are upcoming depends on the date, so the date is part of the key.
     return await serve_public(request, f"kalender:{day}", build, cache=PUBLIC_CACHE)
@@ -263,13 +266,15 @@ async def calendar_rss(request: Request[Any, Any, Any]) -> Response[bytes]:
 
 
 @public_get("/kalender/{name:str}")
-async def calendar_item_ics(
-    request: Request[Any, Any, Any], name: FromPath[str]
-) -> Response[bytes]:
-    match = re.fullmatch(r"([0-9]{1,9})\.ics", name)
+async def calendar_item(request: Request[Any, Any, Any], name: FromPath[str]) -> Response[bytes]:
+    """One item: ``/kalender/12`` is its page (with its registration, if any),
+    ``/kalender/12.ics`` its iCalendar file."""
+    match = re.fullmatch(r"([0-9]{1,9})(\.ics)?", name)
     if match is None:
         raise NotFound("Aktiviteten finns inte i kalendern.")
     item_id = int(match.group(1))
+    if match.group(2) is None:
+        return await _item_page(request, item_id)
     settings = settings_of(request)
 
     async def build(db: AsyncSession, _fingerprint: Fingerprint) -> Cached:
@@ -283,6 +288,18 @@ async def calendar_item_ics(
         )
 
     return await serve_public(request, f"kalender-post:{item_id}", build, cache=FEED_CACHE)
+
+
+async def _item_page(request: Request[Any, Any, Any], item_id: int) -> Response[bytes]:
+    async def build(db: AsyncSession, fingerprint: Fingerprint) -> Cached:
+        found = await cal.item(db, item_id)
+        notes = await notes_for(db, [found.id])
+        body = render_page(request, "pages/calendar/item.html", item=found, notes=notes, fmt=fmt)
+        return Cached(
+            body, HTML_TYPE, fingerprint.calendar_modified, expires_at=notes_expire(notes)
+        )
+
+    return await serve_public(request, f"kalender-sida:{item_id}", build, cache=PUBLIC_CACHE)
 
 
 # --- editor: publish / withdraw --------------------------------------------------
@@ -376,7 +393,7 @@ def contribute(settings: Settings) -> Contribution:
             calendar_past,
             calendar_ics,
             calendar_rss,
-            calendar_item_ics,
+            calendar_item,
             ArchivePages,
             ArchiveApi,
         ],

@@ -145,6 +145,10 @@ class Availability:
     seats_left: int | None  # None: unlimited
     waitlist: bool
     closes_at: datetime | None
+    # open, waitlist (open, no seat left), not_open (opens later), closed (passed its
+    # closing time or started), full (no seat, no waitlist), cancelled, deleted
+    state: str = "open"
+    opens_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -161,22 +165,23 @@ def availability(event: Event, item: CalendarItem | None, now: datetime) -> Avai
     left = None if event.capacity is None else max(0, event.capacity - event.seats_taken)
     closes = closing_time(event, item) if item is not None else None
 
-    def shut(reason: str) -> Availability:
-        return Availability(False, reason, left, event.waitlist, closes)
+    def shut(reason: str, state: str) -> Availability:
+        return Availability(False, reason, left, event.waitlist, closes, state, event.opens_at)
 
     if item is None or event.calendar_item_id is None or mails.is_gone(item):
-        return shut(MESSAGES["deleted"])
+        return shut(MESSAGES["deleted"], "deleted")
     if event.cancelled_at is not None:
-        return shut(MESSAGES["cancelled"])
+        return shut(MESSAGES["cancelled"], "cancelled")
     if event.opens_at is not None and now < event.opens_at:
-        return shut(MESSAGES["not_open"].format(when=format_datetime(event.opens_at)))
+        return shut(MESSAGES["not_open"].format(when=format_datetime(event.opens_at)), "not_open")
     if now >= starts_at(item):
-        return shut(MESSAGES["started"])
+        return shut(MESSAGES["started"], "closed")
     if closes is not None and now >= closes:
-        return shut(MESSAGES["closed"])
+        return shut(MESSAGES["closed"], "closed")
     if left == 0 and not event.waitlist:
-        return shut(MESSAGES["full"])
-    return Availability(True, "", left, event.waitlist, closes)
+        return shut(MESSAGES["full"], "full")
+    state = "waitlist" if left == 0 else "open"
+    return Availability(True, "", left, event.waitlist, closes, state, event.opens_at)
 
 
 async def public_form(
@@ -244,7 +249,6 @@ async def configure(
     event.reminder_days = cfg.reminder_days
     event.offer_hours = cfg.offer_hours
     event.updated_at = now
-    item.updated_at = now  # the public calendar (cached by its fingerprint) links to the form
     await session.flush()
     latest = None if created else await current_consent_text(session, event.id)
     if latest is None or latest.body != body:
@@ -824,8 +828,6 @@ async def cancel_event(
         return 0
     event.cancelled_at = now
     item = await mails.item_of(session, event)
-    if item is not None and not mails.is_gone(item):
-        item.updated_at = now  # the public calendar drops its "Anmäl dig" link
     sequence = max(event.notified_sequence, item.sequence if item else 0) + 1
     event.notified_sequence = sequence
     registrations = list(

@@ -37,6 +37,7 @@ from service.issues.message import MailSource, subject_of
 from service.issues.models import Issue, IssueList
 from service.issues.text import render_text
 from service.issues.urls import archive_url
+from service.public_calendar import notes_for
 from service.settings import TEMPLATES_DIR, Settings
 from subscribers.models import MailingList
 
@@ -233,6 +234,8 @@ async def _block_views(
                 view.update(button_url=url, button_label=_text(data, "button_label", "Läs mer"))
         elif kind == "calendar":
             items = await _calendar_items(session, issue, data)
+            # An item that takes registrations links to its form ("Anmäl dig").
+            notes = await notes_for(session, [item.id for item in items])
             view.update(
                 heading=_text(data, "heading", "Kalendarium"),
                 items=[
@@ -241,6 +244,11 @@ async def _block_views(
                         "title": _inert(item.title),
                         "place": _inert(item.place),
                         "link": item.link if _is_link_url(item.link or "") else "",
+                        "notes": [
+                            {"url": settings.url(n.mail_href), "label": _inert(n.mail_label)}
+                            for n in notes.get(item.id, [])
+                            if n.mail_href
+                        ],
                         "deadline": (
                             format_deadline(item.registration_deadline, reference=issue.issue_date)
                             if item.registration_deadline

@@ -206,6 +206,8 @@ def _block_text(block: dict[str, Any]) -> list[str]:
             out.extend(_wrap(" · ".join(parts), "", "  "))
             if item.get("deadline"):
                 out.extend(_wrap(item["deadline"], "  ", "  "))
+            for note in item.get("notes") or []:
+                out.extend(_wrap(f"{note['label']}: {note['url']}", "  ", "  "))
     return [line.rstrip() for line in "\n".join(out).split("\n")]
 
 

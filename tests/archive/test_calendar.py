@@ -86,7 +86,8 @@ async def test_calendar_page_groups_upcoming_by_month(
     [
         "/kalender/abc.ics",
         "/kalender/999999.ics",
-        "/kalender/1",
+        "/kalender/999999",  # /kalender/<id> is an item's page; this item does not exist
+        "/kalender/1x",
         "/kalender/tidigare?sida=x",
         "/kalender/tidigare?sida=50",
     ],
