@@ -8,6 +8,7 @@
   ``@put(..., responses=errors(400, 404, 409, 413, 422))``; 401 (no or bad API key) is
   always included, since every API route is behind ``api_guard``.
 * ``SECURITY``/``SECURITY_SCHEMES``: the bearer token (``Authorization: Bearer <key>``).
+* :class:`SelfHostedRedoc` renders the reference at ``/api/schema`` from our own files.
 """
 
 from __future__ import annotations
@@ -15,7 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from litestar import Request
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.plugins import OpenAPIRenderPlugin
 from litestar.openapi.spec import Components, SecurityRequirement, SecurityScheme
 
 BEARER = "ApiNyckel"
@@ -64,3 +67,31 @@ def errors(*codes: int) -> dict[int, ResponseSpec]:
         )
         for code in sorted({401, *codes})
     }
+
+
+REDOC_JS = "/static/vendor/redoc/redoc.standalone.js"
+
+
+class SelfHostedRedoc(OpenAPIRenderPlugin):
+    """The API reference at ``/api/schema``: Redoc served from our own static files.
+
+    Litestar's viewers load their scripts and fonts from CDNs, so the reference was blank
+    offline and the documentation page needed a CSP that trusts those hosts. This page
+    is ``templates/pages/api_schema.html``: the vendored Redoc bundle
+    (``templates/static/vendor/redoc``) reads the schema from ``openapi.json`` by the
+    ``spec-url`` of its ``<redoc>`` element, with no inline script and no other origin.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(path=["/", "/redoc"], favicon="", style="")
+
+    def render(self, request: Request[Any, Any, Any], openapi_schema: dict[str, Any]) -> bytes:
+        engine = request.app.template_engine
+        if engine is None:  # pragma: no cover - create_app always configures templates
+            raise RuntimeError("templates are not configured")
+        page: str = engine.get_template("pages/api_schema.html").render(
+            title=openapi_schema["info"]["title"],
+            spec_url=self.get_openapi_json_route(request),
+            redoc_js=REDOC_JS,
+        )
+        return page.encode("utf-8")

@@ -225,6 +225,7 @@ def create_app(settings: Settings) -> Litestar:
             version="1",
             path="/api/schema",
             components=api.COMPONENTS,
+            render_plugins=[api.SelfHostedRedoc()],
         ),
         request_max_body_size=settings.max_body_bytes,
         debug=False,

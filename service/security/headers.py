@@ -17,9 +17,10 @@ Policies by path:
   ``X-Frame-Options`` (it cannot name origins; browsers follow ``frame-ancestors``);
 * ``/redaktion…``: the page policy, never stored (``no-store``);
 * ``/api/v1…``: JSON only (``default-src 'none'``), never stored;
-* ``/api/schema…``: the OpenAPI viewers (Redoc, Swagger UI, Elements, RapiDoc) load from
-  their CDNs and start with an inline script holding the schema, so that page may run
-  inline script and load from exactly those CDNs; nothing there comes from users.
+* ``/api/schema…``: the API reference, Redoc served from ``/static/vendor/redoc``
+  (``service.api.SelfHostedRedoc``): scripts only from the service itself and no other
+  origin at all; Redoc styles its page with ``<style>`` elements it writes (so
+  ``style-src`` allows inline styles there) and runs its search in a ``blob:`` worker.
 """
 
 from __future__ import annotations
@@ -45,16 +46,14 @@ _PAGE_DIRECTIVES = (
     "form-action 'self'",
 )
 API_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
-# Where litestar's OpenAPI viewers load from (litestar/openapi/plugins.py).
+# The API reference (Redoc, vendored): nothing from another origin.
 DOCS_CSP = "; ".join(
     (
         "default-src 'none'",
-        "script-src 'self' 'unsafe-inline' https://cdn.redoc.ly https://cdn.jsdelivr.net"
-        " https://unpkg.com",
-        "style-src 'self' 'unsafe-inline' https://fonts.googleapis.com https://cdn.jsdelivr.net"
-        " https://unpkg.com",
-        "font-src https://fonts.gstatic.com data:",
-        "img-src 'self' data: https:",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",
+        "font-src 'self' data:",
+        "img-src 'self' data:",
         "connect-src 'self'",
         "worker-src blob:",
         "object-src 'none'",
