@@ -21,6 +21,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import click.testing
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -147,6 +148,25 @@ def cli_env(settings: Settings, **extra: str) -> dict[str, str]:
         env["INNAN_SMTP_URL"] = settings.smtp_url
     env.update(extra)
     return env
+
+
+def run_cli(
+    settings: Settings, *args: str, input: str | None = None, **extra_env: str
+) -> click.testing.Result:
+    """``innanforskapet ARGS`` through click, on the test's database and directories."""
+    from service.cli import main
+
+    return click.testing.CliRunner().invoke(
+        main, list(args), env=cli_env(settings, **extra_env), input=input
+    )
+
+
+@pytest.fixture
+def demo_loaded(settings: Settings) -> Settings:
+    """The test's settings, after ``innanforskapet demo load`` on its database."""
+    result = run_cli(settings, "demo", "load")
+    assert result.exit_code == 0, result.output
+    return settings
 
 
 def make_settings(tmp_path: Path, db_url: str, **env: str) -> Settings:

@@ -5,33 +5,18 @@ from __future__ import annotations
 import csv
 import io
 
-import pytest
-from click.testing import CliRunner, Result
-
-from service.cli import main
 from service.settings import Settings
-from tests.conftest import cli_env
+from tests.conftest import run_cli as run
 
 
-def run(settings: Settings, *args: str) -> Result:
-    return CliRunner().invoke(main, list(args), env=cli_env(settings))
-
-
-@pytest.fixture
-def demo(settings: Settings) -> Settings:
-    result = run(settings, "demo", "load")
-    assert result.exit_code == 0, result.output
-    return settings
-
-
-def test_list_attendees_and_export(demo: Settings) -> None:
-    listed = run(demo, "events", "list")
+def test_list_attendees_and_export(demo_loaded: Settings) -> None:
+    listed = run(demo_loaded, "events", "list")
     assert listed.exit_code == 0, listed.output
     assert "bekräftade (av 120)" in listed.output and "bekräftade (av 2)" in listed.output
-    people = run(demo, "events", "attendees", "2")
+    people = run(demo_loaded, "events", "attendees", "2")
     assert people.exit_code == 0, people.output
     assert "Eva Strand" in people.output and "Reservlista" in people.output
-    exported = run(demo, "events", "export", "2")
+    exported = run(demo_loaded, "events", "export", "2")
     assert exported.exit_code == 0, exported.output
     rows = list(csv.reader(io.StringIO(exported.output)))
     assert rows[0][:2] == ["Namn", "E-post"]

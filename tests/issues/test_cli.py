@@ -7,31 +7,19 @@ import email.policy
 import json
 
 import pytest
-from click.testing import CliRunner, Result
 
-from service.cli import main
 from service.issues.demo import AUGUST_SLUG
 from service.settings import Settings
-from tests.conftest import cli_env, outbox_messages
+from tests.conftest import outbox_messages
+from tests.conftest import run_cli as run
 
 
-def run(settings: Settings, *args: str) -> Result:
-    return CliRunner().invoke(main, list(args), env=cli_env(settings))
-
-
-@pytest.fixture
-def demo(settings: Settings) -> Settings:
-    result = run(settings, "demo", "load")
-    assert result.exit_code == 0, result.output
-    return settings
-
-
-def test_list_text_and_json(demo: Settings) -> None:
-    text = run(demo, "issues", "list")
+def test_list_text_and_json(demo_loaded: Settings) -> None:
+    text = run(demo_loaded, "issues", "list")
     assert text.exit_code == 0, text.output
     assert f"2019-08-28  skickad     {AUGUST_SLUG}  Nyhetsbrev augusti 2019" in text.output
     assert "utkast" in text.output
-    rows = json.loads(run(demo, "issues", "list", "--format", "json").output)
+    rows = json.loads(run(demo_loaded, "issues", "list", "--format", "json").output)
     assert {"slug": AUGUST_SLUG, "title": "Nyhetsbrev augusti 2019", "status": "sent",
             "date": "2019-08-28"} in rows  # fmt: skip
 
@@ -42,14 +30,14 @@ def test_list_when_empty(settings: Settings) -> None:
     assert "Inga nyhetsbrev ännu." in result.output
 
 
-def test_preview_formats(demo: Settings) -> None:
-    html = run(demo, "issues", "preview", AUGUST_SLUG, "--format", "html")
+def test_preview_formats(demo_loaded: Settings) -> None:
+    html = run(demo_loaded, "issues", "preview", AUGUST_SLUG, "--format", "html")
     assert html.exit_code == 0, html.output
     assert html.output.startswith('<!doctype html><html lang="sv"')
     assert "Hej Exempel Exempelsson!" in html.output and "%%" not in html.output
-    text = run(demo, "issues", "preview", AUGUST_SLUG, "--format", "text")
+    text = run(demo_loaded, "issues", "preview", AUGUST_SLUG, "--format", "text")
     assert "Nyhetsbrev augusti 2019\n=======================" in text.output
-    eml = run(demo, "issues", "preview", AUGUST_SLUG, "--format", "eml")
+    eml = run(demo_loaded, "issues", "preview", AUGUST_SLUG, "--format", "eml")
     assert eml.exit_code == 0
     msg = email.message_from_bytes(eml.stdout_bytes, policy=email.policy.default)
     assert msg["Subject"].startswith("Nyhetsbrev augusti 2019")
@@ -57,13 +45,20 @@ def test_preview_formats(demo: Settings) -> None:
     assert msg.get_content_type() == "multipart/alternative"
 
 
-def test_test_send_to_the_outbox(demo: Settings) -> None:
+def test_test_send_to_the_outbox(demo_loaded: Settings) -> None:
     result = run(
-        demo, "issues", "test-send", AUGUST_SLUG, "--to", "a@example.se", "--to", "b@example.se"
+        demo_loaded,
+        "issues",
+        "test-send",
+        AUGUST_SLUG,
+        "--to",
+        "a@example.se",
+        "--to",
+        "b@example.se",
     )
     assert result.exit_code == 0, result.output
     assert "Provutskick skickat till a@example.se." in result.output
-    messages = outbox_messages(demo)
+    messages = outbox_messages(demo_loaded)
     assert len(messages) == 2
     msg = email.message_from_bytes(messages[0], policy=email.policy.default)
     assert msg["Subject"].startswith("[TEST] Nyhetsbrev augusti 2019")
@@ -80,8 +75,10 @@ def test_test_send_to_the_outbox(demo: Settings) -> None:
         (("list", "--format", "xml"), "Invalid value for '--format'"),
     ],
 )
-def test_bad_input_exits_non_zero(demo: Settings, args: tuple[str, ...], message: str) -> None:
-    result = run(demo, "issues", *args)
+def test_bad_input_exits_non_zero(
+    demo_loaded: Settings, args: tuple[str, ...], message: str
+) -> None:
+    result = run(demo_loaded, "issues", *args)
     assert result.exit_code != 0
     assert message in result.output
-    assert outbox_messages(demo) == []
+    assert outbox_messages(demo_loaded) == []

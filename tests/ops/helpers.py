@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from service.cli import main
 from service.settings import Settings
-from tests.conftest import cli_env
-
-
-def run(settings: Settings, *args: str, **extra_env: str) -> Result:
-    return CliRunner().invoke(main, list(args), env=cli_env(settings, **extra_env))
+from tests.conftest import run_cli as run
 
 
 async def arun(settings: Settings, *args: str, **extra_env: str) -> Result:

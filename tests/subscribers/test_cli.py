@@ -8,15 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
-from service.cli import main
 from service.settings import Settings
-from tests.conftest import cli_env
-
-
-def run(settings: Settings, *args: str, input: str | None = None) -> Result:
-    return CliRunner().invoke(main, list(args), env=cli_env(settings), input=input)
+from tests.conftest import run_cli as run
 
 
 def test_lists_create_and_list(settings: Settings) -> None:
