@@ -1,6 +1,6 @@
 """What the public calendar and a newsletter's calendar block show of an item's
 registration (see :mod:`service.public_calendar`): "Anmäl dig" with the seats left and
-the closing date, "Fullbokat – skriv upp dig på väntelistan", when it opens, or why it
+the closing date, "Fullbokat – skriv upp dig på reservlistan", when it opens, or why it
 is shut.
 
 The seats change with every confirmation, so the notes are fingerprinted by the
@@ -24,7 +24,7 @@ from service.events.models import Event
 from service.events.service import Availability, availability, starts_at
 from service.public_calendar import ItemNote
 
-WAITLIST_LABEL = "Fullbokat – skriv upp dig på väntelistan"
+WAITLIST_LABEL = "Fullbokat – skriv upp dig på reservlistan"
 
 
 def registration_path(item_id: int) -> str:

@@ -46,12 +46,12 @@ async def test_the_calendar_shows_anmal_dig_and_follows_the_seats(
     await add_registration(session, event, "b@example.se")
     await session.commit()
     page = (await client.get("/kalender")).text
-    assert "Fullbokat – skriv upp dig på väntelistan" in entry(page, item.id)
+    assert "Fullbokat – skriv upp dig på reservlistan" in entry(page, item.id)
 
     # The item's own page says the same, and its .ics is still there.
     own = await client.get(f"/kalender/{item.id}")
     assert own.status_code == 200
-    assert "Fullbokat – skriv upp dig på väntelistan" in visible(own.text)
+    assert "Fullbokat – skriv upp dig på reservlistan" in visible(own.text)
     assert f'href="/kalender/{item.id}/anmalan"' in own.text
     assert (await client.get(f"/kalender/{item.id}.ics")).status_code == 200
     assert (await client.get("/kalender/99999")).status_code == 404

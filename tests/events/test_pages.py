@@ -129,11 +129,11 @@ async def test_form_to_confirmation_to_cancel_and_promotion(
     assert got["anna@example.se"]["Subject"] == "Du är redan anmäld: Finsamkonferens"
     bo = token_in(text_of(got["bo@example.se"]), CONFIRM_PATH)
     waitlisted = await web.post(CONFIRM_PATH + bo)
-    assert "Du står på väntelistan" in waitlisted.text
-    assert "nummer 1 på väntelistan" in visible(waitlisted.text)
+    assert "Du står på reservlistan" in waitlisted.text
+    assert "nummer 1 på reservlistan" in visible(waitlisted.text)
 
     full = await web.get(f"/kalender/{item.id}/anmalan")
-    assert "Fullbokat – skriv upp dig på väntelistan" in full.text
+    assert "Fullbokat – skriv upp dig på reservlistan" in full.text
 
     await drain_mail_queue(smtp_settings)
     assert delivered(smtp_server)["bo@example.se"]["Subject"] == (
