@@ -104,20 +104,6 @@ def demo_items(today: date) -> list[CalendarItem]:
             registration_deadline=today + timedelta(days=20),
             organiser=ORGANISER,
         ),
-        _all_day(
-            "demo-upcoming-finsamkonferensen@innanforskapet",
-            "FINSAM-konferensen: Innanförskapets möjligheter",
-            today + timedelta(days=75),
-            today + timedelta(days=76),
-            place="Halmstad Arena, Halmstad",
-            link=KALENDARIUM,
-            registration_deadline=today + timedelta(days=45),
-            organiser="Nationella rådet och Samordningsförbundet i Halland",
-            description=(
-                "Den årliga nationella Finsamkonferensen om inkludering, social hållbarhet "
-                "och integration."
-            ),
-        ),
     ]
 
 
