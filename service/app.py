@@ -24,7 +24,7 @@ from litestar.template.config import TemplateConfig
 from service import api
 from service.core.session_store import DatabaseStore, LazySessionConfig
 from service.db import create_engine, create_session_factory
-from service.errors import DomainError
+from service.errors import DomainError, RateLimited
 from service.health import healthz, readyz
 from service.mail.transport import make_transport
 from service.security.headers import security_headers_hook
@@ -92,7 +92,10 @@ def _error_response(
 
 
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
-    return _error_response(request, exc.status_code, exc.message, exc.fields)
+    response = _error_response(request, exc.status_code, exc.message, exc.fields)
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 def _phrase(status: int) -> str:

@@ -36,7 +36,14 @@ class Forbidden(DomainError):
 
 
 class RateLimited(DomainError):
+    """Too many attempts; ``retry_after`` is how many seconds until the window has passed
+    (sent as ``Retry-After``)."""
+
     status_code = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Gone(DomainError):

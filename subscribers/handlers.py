@@ -36,7 +36,7 @@ from subscribers.models import Subscriber
 from subscribers.people import subscriber_from_link
 from subscribers.preferences import request_address_change, set_lists, update_details
 from subscribers.privacy import erase, export_data
-from subscribers.signup import SIGNUP_WINDOW_SECONDS, SignupForm, submit_signup
+from subscribers.signup import SignupForm, submit_signup
 from subscribers.unsubscribe import unsubscribe, unsubscribe_by_token
 
 SIGNUP_PAGE = "pages/subscribers/signup.html"
@@ -116,7 +116,7 @@ async def _signup(request: Request[Any, Any, Any], db: Db, source: str) -> Templ
             template_name="pages/subscribers/rate_limited.html",
             context={"embed": embed, "message": exc.message},
             status_code=429,
-            headers={"Retry-After": str(SIGNUP_WINDOW_SECONDS)},
+            headers={"Retry-After": str(exc.retry_after)},
         )
     except ValidationFailed as exc:
         context = await _signup_context(db, form, exc.fields)

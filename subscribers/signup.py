@@ -123,7 +123,7 @@ async def submit_signup(
         session, "signup-global", settings.signup_global_per_hour, SIGNUP_WINDOW_SECONDS
     )
     if not (ip_ok and global_ok):
-        raise RateLimited(MESSAGES["rate_limited"])
+        raise RateLimited(MESSAGES["rate_limited"], retry_after=SIGNUP_WINDOW_SECONDS)
     if form.honeypot.strip():
         return
     request_signup(session, await validate_signup(session, form, source))

@@ -114,7 +114,10 @@ async def authenticate(
     ok_ip = await ratelimit.hit(session, ip_key, limit * 3, LOGIN_WINDOW_SECONDS, now=now)
     if not (ok_pair and ok_ip):
         audit.record(session, f"ip:{ip}", "login_rate_limited", "editor", None, email=address)
-        raise RateLimited("För många inloggningsförsök. Vänta en kvart och försök igen.")
+        raise RateLimited(
+            "För många inloggningsförsök. Vänta en kvart och försök igen.",
+            retry_after=LOGIN_WINDOW_SECONDS,
+        )
     # The count is committed before the slow part: Argon2 (tens of milliseconds) runs in
     # a thread with no write transaction open, so it holds up neither the event loop nor
     # the other writers (on SQLite one at a time).

@@ -63,10 +63,12 @@ async def login(request: Request[Any, Any, Any], db: Db) -> Redirect | Template:
         )
     except (ValidationFailed, RateLimited) as exc:
         # Returning (not raising) commits the rate-limit counters and the audit entry.
+        wait = {"Retry-After": str(exc.retry_after)} if isinstance(exc, RateLimited) else {}
         return Template(
             template_name="pages/editor/login.html",
             context={"next": target, "error": exc.message, "email": email},
             status_code=exc.status_code,
+            headers=wait,
         )
     await auth.start_session(request, db, editor)
     return Redirect(target, status_code=303)

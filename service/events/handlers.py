@@ -42,7 +42,7 @@ from service.events.forms import (
 from service.events.messages import MESSAGES
 from service.events.models import Event
 from service.events.schemas import CheckInIn, EventOut, EventSettingsIn, RegistrationOut
-from service.events.service import FIELD_NAMES, REGISTRATION_WINDOW_SECONDS, STATUS_NAMES
+from service.events.service import FIELD_NAMES, STATUS_NAMES
 from service.settings import Settings
 from service.web import PRIVATE, Contribution, client_ip, discard_attempt, settings_of
 
@@ -148,7 +148,7 @@ async def registration_submit(
             template_name="pages/events/rate_limited.html",
             context={"fmt": fmt, "message": exc.message},
             status_code=429,
-            headers={"Retry-After": str(REGISTRATION_WINDOW_SECONDS)},
+            headers={"Retry-After": str(exc.retry_after)},
         )
     except ValidationFailed as exc:
         if "event" in exc.fields:

@@ -417,7 +417,7 @@ async def register(
         REGISTRATION_WINDOW_SECONDS,
     )
     if not (ip_ok and global_ok):
-        raise RateLimited(MESSAGES["rate_limited"])
+        raise RateLimited(MESSAGES["rate_limited"], retry_after=REGISTRATION_WINDOW_SECONDS)
     event = await get_event(session, event_id)
     item = await mails.item_of(session, event)
     state = availability(event, item, now)

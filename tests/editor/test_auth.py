@@ -171,6 +171,9 @@ async def test_an_attacker_is_throttled_while_the_owner_logs_in_from_elsewhere(
     ]
     assert [a.status_code for a in answers] == [422] * 3 + [429] * 9
     assert "För många inloggningsförsök" in answers[-1].text
+    # A client told to wait is told for how long (the 15-minute window), and a typo is not.
+    assert answers[-1].headers["retry-after"] == "900"
+    assert "retry-after" not in answers[0].headers
     # Once throttled, even the right password from the attacker's address is refused:
     # the answer must not confirm a guess.
     assert (

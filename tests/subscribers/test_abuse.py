@@ -167,6 +167,7 @@ async def test_per_ip_rate_limit(tmp_path: Path, db_url: str) -> None:
         assert limited.status_code == 429
         assert "För många försök" in limited.text
         assert "Vänta en stund" in limited.text
+        assert limited.headers["retry-after"] == "3600"
         assert len(mails(settings)) == 3
 
 
