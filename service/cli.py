@@ -48,10 +48,13 @@ OUTBOX_NOTICE = (
 
 def get_settings() -> Settings:
     try:
-        return load_settings()
+        settings = load_settings()
     except SettingsError as exc:
         click.echo(f"Fel i inställningarna: {exc}", err=True)
         sys.exit(2)
+    # INNAN_LOG_LEVEL: the service's own log lines as well as uvicorn's (uvicorn_options).
+    logging.getLogger().setLevel(settings.log_level)
+    return settings
 
 
 def run_in_session(settings: Settings, fn: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -91,9 +94,9 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Run the schema migrations (SQLite or PostgreSQL)."""
+    settings = get_settings()  # first: it sets the log level alembic logs at on import
     from service.migrate import upgrade
 
-    settings = get_settings()
     if settings.is_sqlite:
         settings.var_dir.mkdir(parents=True, exist_ok=True)
     upgrade(settings.database_url, revision)

@@ -513,9 +513,9 @@ class Settings:
         metadata=doc(
             "INNAN_LOG_LEVEL",
             BASICS,
-            "`DEBUG`, `INFO`, `WARNING` or `ERROR`: the level of the web server's (uvicorn's) "
-            "log lines in `innanforskapet serve`. The service's own messages (scheduler, "
-            "workers, bounces) are logged from INFO up whatever this says.",
+            "`DEBUG`, `INFO`, `WARNING` or `ERROR`: the lowest level logged, by every "
+            "command: the service's own messages (scheduler, workers, bounces, migrations) "
+            "and the web server's (uvicorn's) in `innanforskapet serve`.",
         ),
     )
 
