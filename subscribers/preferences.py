@@ -27,6 +27,7 @@ from subscribers.tokens import new_action_token
 from subscribers.unsubscribe import unsubscribe
 
 ADDRESS_CHANGES_PER_HOUR = 5
+ADDRESS_CHANGE_WINDOW_SECONDS = 3600
 """Address changes one subscriber may request per hour. Each mails a link to an address
 typed into the form, so without a limit a stolen preference link (or a script) could
 mail strangers through us; five leaves room for typos."""
@@ -112,7 +113,9 @@ async def request_address_change(
     """
     now = now or utcnow()
     key = f"change-email:{subscriber.id}"
-    if not await ratelimit.hit(session, key, ADDRESS_CHANGES_PER_HOUR, 3600, now=now.timestamp()):
+    if not await ratelimit.hit(
+        session, key, ADDRESS_CHANGES_PER_HOUR, ADDRESS_CHANGE_WINDOW_SECONDS, now=now.timestamp()
+    ):
         raise ValidationFailed(
             MESSAGES["change_rate"], fields={"new_email": MESSAGES["change_rate"]}
         )

@@ -663,14 +663,22 @@ class EventApi(EditorApi):
         """The attendee list as CSV (formula-safe), as an attachment."""
         return _csv(await service.attendees_csv(db, event_id), event_id)
 
-    @post("/registrations/{registration_id:int}/check-in", responses=api.errors(400, 404, 409))
+    @post(
+        "/registrations/{registration_id:int}/check-in",
+        status_code=200,
+        responses=api.errors(400, 404, 409),
+    )
     async def api_check_in(
         self, db: Db, actor: Actor, registration_id: FromPath[int], data: JSONBody[CheckInIn]
     ) -> RegistrationOut:
         r = await service.mark_attended(db, registration_id, data.attended, actor=actor)
         return RegistrationOut.of(r)
 
-    @post("/registrations/{registration_id:int}/cancel", responses=api.errors(400, 404, 409))
+    @post(
+        "/registrations/{registration_id:int}/cancel",
+        status_code=200,
+        responses=api.errors(400, 404, 409),
+    )
     async def api_cancel(
         self, request: Request[Any, Any, Any], db: Db, actor: Actor, registration_id: FromPath[int]
     ) -> RegistrationOut:
@@ -679,7 +687,11 @@ class EventApi(EditorApi):
         )
         return RegistrationOut.of(r)
 
-    @post("/registrations/{registration_id:int}/promote", responses=api.errors(400, 404, 409))
+    @post(
+        "/registrations/{registration_id:int}/promote",
+        status_code=200,
+        responses=api.errors(400, 404, 409),
+    )
     async def api_promote(
         self, request: Request[Any, Any, Any], db: Db, actor: Actor, registration_id: FromPath[int]
     ) -> RegistrationOut:

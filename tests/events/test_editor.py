@@ -253,14 +253,14 @@ async def test_the_api_with_a_bearer_token(
     checked = await client.post(
         f"/api/v1/events/registrations/{anna.id}/check-in", json={"attended": True}, headers=headers
     )
-    assert checked.status_code == 201 and checked.json()["attended_at"] is not None
+    assert checked.status_code == 200 and checked.json()["attended_at"] is not None
     exported = await client.get(f"/api/v1/events/{event.id}/attendees.csv", headers=headers)
     assert exported.status_code == 200
     assert exported.headers["content-disposition"] == (
         f'attachment; filename="deltagare-{event.id}.csv"'
     )
     cancelled = await client.post(f"/api/v1/events/registrations/{bo.id}/cancel", headers=headers)
-    assert cancelled.status_code == 201 and cancelled.json()["status"] == "cancelled"
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     again = await client.post(f"/api/v1/events/registrations/{bo.id}/cancel", headers=headers)
     assert again.status_code == 409
     promote = await client.post(f"/api/v1/events/registrations/{bo.id}/promote", headers=headers)
