@@ -583,6 +583,18 @@ class EventPages(EditorPages):
         r = await service.promote(db, settings_of(request), registration_id, actor=actor)
         return Redirect(f"/redaktion/evenemang/{r.event_id}#anmalan-{r.id}", status_code=303)
 
+    @get("/anmalan/{registration_id:int}/avboka")
+    async def page_cancel_confirm(self, db: Db, registration_id: FromPath[int]) -> Template:
+        """Asks first: the person is mailed, and the seat goes to the next in line."""
+        registration = await service.get_registration(db, registration_id)
+        event = await service.get_event(db, registration.event_id)
+        return _editor_page(
+            "cancel_registration",
+            registration=registration,
+            event=event,
+            title=await _title(db, event),
+        )
+
     @post("/anmalan/{registration_id:int}/avboka", status_code=303)
     async def page_cancel(
         self, request: Request[Any, Any, Any], db: Db, actor: Actor, registration_id: FromPath[int]

@@ -173,12 +173,22 @@ async def test_list_check_in_promote_cancel_csv_names_info_and_cancel_event(
         f"/redaktion/evenemang/anmalan/{bo.id}/flytta-upp", data={"_csrf_token": token}
     )
     assert full.status_code == 409  # no seat free: the capacity is never exceeded
+    # "Avboka" in the list asks first, and says what will happen; going back changes nothing.
+    assert f'href="/redaktion/evenemang/anmalan/{evil.id}/avboka"' in page.text
+    ask = await client.get(f"/redaktion/evenemang/anmalan/{evil.id}/avboka")
+    assert ask.status_code == 200
+    assert "får ett mejl om att anmälan är avbokad" in visible(ask.text)
+    assert "Platsen går till nästa person på reservlistan" in visible(ask.text)
+    assert f'href="/redaktion/evenemang/{event.id}#anmalan-{evil.id}"' in ask.text
     cancelled = await client.post(
         f"/redaktion/evenemang/anmalan/{evil.id}/avboka",
-        data={"_csrf_token": token},
+        data={"_csrf_token": csrf(ask.text)},
         follow_redirects=False,
     )
     assert cancelled.status_code == 303
+    again = await client.get(f"/redaktion/evenemang/anmalan/{evil.id}/avboka")
+    assert "Anmälan är redan avbokad" in visible(again.text)
+    assert "Ja, avboka" not in again.text
     await session.commit()
     found = await session.execute(select(Registration.email, Registration.status))
     statuses = {str(a): str(b) for a, b in found.all()}
