@@ -358,12 +358,13 @@ class ArchiveApi(EditorApi):
     @post(
         "/publish-web",
         status_code=200,
-        responses=api.errors(400, 404, 409),
+        responses=api.errors(400, 404, 409, 422),
     )
     async def api_publish(
         self, request: Request[Any, Any, Any], db: Db, actor: Actor, issue_id: FromPath[int]
     ) -> dict[str, Any]:
-        """Publish an issue in the public archive (web only) or re-publish a withdrawn one."""
+        """Publish an issue in the public archive (web only) or re-publish a withdrawn one.
+        An issue with nothing to read (no blocks, or only dividers and headings) is 422."""
         issue = await archive.publish_web(db, issue_id, actor)
         return _issue_json(settings_of(request), issue)
 

@@ -1,9 +1,10 @@
 """Archive rules: which issues are public, search, the cached web version, publish/withdraw.
 
 An issue is in the archive when ``web_published_at`` is set (the delivery pipeline sets
-it when a send completes; an editor may publish web-only) and ``archive_withdrawn`` is
-false. Rendered web versions and feeds are cached in ``kv_cache``, keyed by what they
-depend on, so a request reads one row instead of rendering MJML.
+it when a send starts; an editor may publish web-only, never an empty issue) and
+``archive_withdrawn`` is false. Rendered web versions and feeds are cached in
+``kv_cache``, keyed by what they depend on, so a request reads one row instead of
+rendering MJML.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from service.core import audit
 from service.core.models import KeyValue
 from service.db import is_row_id, utcnow
 from service.errors import Conflict, NotFound
+from service.issues.content import ensure_content
+from service.issues.messages import EMPTY_ISSUE_WEB
 from service.issues.models import Issue
 from service.settings import Settings
 
@@ -281,6 +284,7 @@ async def publish_web(session: AsyncSession, issue_id: int, actor: str) -> Issue
     issue = await _issue(session, issue_id)
     if issue.status == "cancelled":
         raise Conflict("Ett avbrutet nyhetsbrev kan inte publiceras i arkivet.")
+    await ensure_content(session, issue, message=EMPTY_ISSUE_WEB)
     now = utcnow()
     if issue.web_published_at is None:
         issue.web_published_at = now

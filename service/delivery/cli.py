@@ -14,24 +14,45 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.core.dates import STOCKHOLM
 from service.delivery import service as delivery
 from service.delivery.messages import STATE_NAMES
-from service.delivery.service import Progress
+from service.delivery.service import Progress, SendPlan
+from service.errors import ValidationFailed
 from service.issues.service import issue_by_slug
 
 
 def parse_at(raw: str | None) -> datetime | None:
     """``--at``: ISO time, read by the rule of :func:`service.delivery.service.send_time`
-    (no time zone means Europe/Stockholm; a past time means now, None)."""
+    (no time zone means Europe/Stockholm; a past time, or one more than a year ahead, is
+    refused)."""
     if raw is None:
         return None
     try:
         at = datetime.fromisoformat(raw.strip())
     except ValueError:
         raise click.BadParameter(
-            f"{raw!r} är ingen tidpunkt. Skriv t.ex. 2026-12-01T08:00 "
-            "eller 2026-12-01T08:00+01:00.",
+            f"{raw!r} är ingen tidpunkt. Skriv t.ex. 2027-01-05T08:00 "
+            "eller 2027-01-05T08:00+01:00.",
             param_hint="--at",
         ) from None
-    return delivery.send_time(at)
+    try:
+        return delivery.send_time(at)
+    except ValidationFailed as exc:
+        raise click.BadParameter(exc.message, param_hint="--at") from None
+
+
+def format_plan(slug: str, plan: SendPlan) -> str:
+    """What ``issues send`` is about to do, as it asks before doing it."""
+    lines = [
+        f"Utskick: {slug} ({plan.issue.title})",
+        f"Mottagare: {plan.recipients}"
+        + ("" if plan.at is None else " just nu (vilka det blir bestäms när det börjar)"),
+        f"{'Lista' if len(plan.lists) == 1 else 'Listor'}: {', '.join(plan.lists)}",
+    ]
+    if plan.organisations:
+        lines.append(f"Bara organisationerna: {', '.join(plan.organisations)}")
+    if plan.roles:
+        lines.append(f"Bara rollerna: {', '.join(plan.roles)}")
+    lines.append(f"När: {plan.when}")
+    return "\n".join(lines)
 
 
 def format_text(p: Progress) -> str:
@@ -66,18 +87,44 @@ def register(main: click.Group) -> None:
     @issues.command("send")
     @click.argument("slug")
     @click.option("--at", "at_raw", default=None, help="ISO-tid; utan tidszon = Europe/Stockholm")
-    def send(slug: str, at_raw: str | None) -> None:
-        """Schedule an issue (--at) or send it now."""
+    @click.option("--yes", "-y", is_flag=True, help="skicka utan att fråga (i skript)")
+    def send(slug: str, at_raw: str | None, yes: bool) -> None:
+        """Schedule an issue (--at) or send it now, after showing to how many, on which
+        lists and when, and asking (unless --yes)."""
         settings = get_settings()
         at = parse_at(at_raw)
 
-        async def go(session: AsyncSession) -> str:
+        async def plan(session: AsyncSession) -> SendPlan:
             issue = await issue_by_slug(session, slug)
-            issue = await delivery.start_send(session, settings, issue.id, at=at, actor="cli")
-            if issue.status == "scheduled" and issue.scheduled_at:
-                when = issue.scheduled_at.astimezone(STOCKHOLM)
-                return f"Utskicket {slug} är schemalagt till {when:%Y-%m-%d %H:%M}."
-            return f"Utskicket {slug} skickas nu."
+            return await delivery.plan_send(session, settings, issue.id, at=at)
+
+        planned = run_in_session(settings, plan)
+        click.echo(format_plan(slug, planned))
+        if not yes:
+            if not sys.stdin.isatty():
+                click.echo(
+                    "Fel: inget skickades. Kommandot frågar innan det skickar, men körs inte "
+                    "i en terminal: lägg till --yes för att skicka utan att fråga.",
+                    err=True,
+                )
+                sys.exit(1)
+            answer = click.prompt(
+                "Skriv ja för att skicka" if at is None else "Skriv ja för att schemalägga",
+                default="",
+                show_default=False,
+            )
+            if answer.strip().lower() not in ("ja", "j"):
+                click.echo("Inget skickades.", err=True)
+                sys.exit(1)
+        issue_id, version = planned.issue.id, planned.version
+
+        async def go(session: AsyncSession) -> str:
+            done = await delivery.start_send(
+                session, settings, issue_id, at=at, actor="cli", version=version
+            )
+            if done.at is not None:
+                return f"Utskicket {slug} är schemalagt till {done.when}."
+            return f"Utskicket {slug} skickas nu till {done.recipients} mottagare."
 
         click.echo(run_in_session(settings, go))
 

@@ -1,7 +1,8 @@
 """HTTP side of delivery: the editor's delivery page, its JSON API, and the lifespan hook.
 
-* ``/redaktion/utskick/{id}/leverans``: schedule / send now / cancel / pause / resume
-  (CSRF-protected forms), totals by state, sent per minute, ETA, the recipients who did
+* ``/redaktion/utskick/{id}/leverans``: schedule / send now (each through a confirmation
+  page: recipients, lists, time in words; only its button sends) / cancel / pause /
+  resume (CSRF-protected forms), totals by state, sent per minute, ETA, the recipients who did
   not get it and why (also as CSV); follows the send in place (static/delivery.js).
 * ``/api/v1/issues/{id}/send|cancel|pause|resume`` (POST) and ``/delivery`` (GET).
 * When ``INNAN_RUN_WORKERS`` is true the app runs workers and the scheduler in-process.
@@ -27,10 +28,10 @@ from service import api
 from service.core import csvsafe
 from service.core.dates import STOCKHOLM, local
 from service.delivery import service as delivery
-from service.delivery.messages import STATE_NAMES
+from service.delivery.messages import CHANGED, NO_TIME, STATE_NAMES
 from service.delivery.runner import in_app
 from service.editor.guards import Actor, EditorApi, EditorPages
-from service.errors import NotFound, ValidationFailed
+from service.errors import Conflict, NotFound, ValidationFailed
 from service.mail import queue as mailqueue
 from service.mail.messages import MAIL_KIND_NAMES, MAIL_STATE_NAMES
 from service.settings import Settings
@@ -38,9 +39,12 @@ from service.web import Contribution, discard_attempt, settings_of
 
 Db = NamedDependency[AsyncSession]
 PAGE = "pages/editor/delivery.html"
+CONFIRM_PAGE = "pages/editor/delivery_confirm.html"
 
 
-async def _page(db: AsyncSession, issue_id: int, *, error: str = "", status: int = 200) -> Template:
+async def _page(
+    db: AsyncSession, issue_id: int, *, error: str = "", status: int = 200, at: str = ""
+) -> Template:
     progress = await delivery.progress(db, issue_id)
     return Template(
         template_name=PAGE,
@@ -49,6 +53,7 @@ async def _page(db: AsyncSession, issue_id: int, *, error: str = "", status: int
             "state_names": STATE_NAMES,
             "stockholm": STOCKHOLM,
             "error": error,
+            "at_value": at,
             "refresh": progress.status == "sending" and not progress.paused,
             "eta_minutes": None
             if progress.eta_seconds is None
@@ -107,15 +112,46 @@ class DeliveryPages(EditorPages):
         action = FORM_ACTIONS.get(verb)
         if action is None:
             raise NotFound("Sidan finns inte.")
-        at = str((await request.form()).get("at") or "")
+        form = await request.form()
+        at = str(form.get("at") or "").strip()
         try:
+            if action == "send":
+                return await _send_form(request, db, actor, issue_id, form)
             await delivery.run_action(
                 db, settings_of(request), issue_id, action, actor=actor, at=at
             )
-        except ValidationFailed as exc:
+        except (ValidationFailed, Conflict) as exc:
             await discard_attempt(db)
-            return await _page(db, issue_id, error=exc.message, status=422)
+            return await _page(db, issue_id, error=exc.message, status=exc.status_code, at=at)
         return Redirect(f"/redaktion/utskick/{issue_id}/leverans", status_code=303)
+
+
+async def _send_form(
+    request: Request[Any, Any, Any], db: AsyncSession, actor: str, issue_id: int, form: Any
+) -> Template | Redirect:
+    """ "Skicka nu" / "Schemalägg" show what would happen (count, lists, time in words);
+    only the confirmation's own button, which carries the same time and the issue version
+    it showed, sends or schedules."""
+    choice = str(form.get("satt") or "")
+    at = "" if choice == "nu" else str(form.get("at") or "").strip()
+    if choice == "schema" and not at:
+        raise ValidationFailed(NO_TIME, fields={"at": "saknas"})
+    settings = settings_of(request)
+    if str(form.get("bekraftad") or "") != "ja":
+        plan = await delivery.plan_send(db, settings, issue_id, at=delivery.parse_at(at))
+        return Template(
+            template_name=CONFIRM_PAGE,
+            context={"plan": plan, "issue": plan.issue, "typed_at": at},
+            headers={"Cache-Control": "no-store"},
+        )
+    try:
+        version: int | None = int(str(form.get("version") or ""))
+    except ValueError:
+        version = None
+    if version is None:
+        raise Conflict(CHANGED, fields={"version": "saknas"})
+    await delivery.run_action(db, settings, issue_id, "send", actor=actor, at=at, version=version)
+    return Redirect(f"/redaktion/utskick/{issue_id}/leverans", status_code=303)
 
 
 # ------------------------------------------------------------ outgoing mail page
@@ -172,6 +208,33 @@ class DeliveryProblemOut:
 
 
 @dataclass
+class SendPlanOut:
+    """What `send` did: to how many it goes now (for a scheduled send, those it would go
+    to at this moment: the audience is taken when sending starts), on which lists,
+    narrowed to which organisations and roles, and when (in Swedish words)."""
+
+    recipients: int
+    lists: list[str]
+    organisations: list[str]
+    roles: list[str]
+    when: str  # "nu direkt" or e.g. "tisdag 5 januari 2027 kl. 08.00" (Europe/Stockholm)
+    at: datetime | None  # the scheduled time; null when sent now
+    version: int  # the issue version that was sent or scheduled
+
+    @classmethod
+    def of(cls, plan: delivery.SendPlan) -> SendPlanOut:
+        return cls(
+            recipients=plan.recipients,
+            lists=plan.lists,
+            organisations=plan.organisations,
+            roles=plan.roles,
+            when=plan.when,
+            at=plan.at,
+            version=plan.version,
+        )
+
+
+@dataclass
 class DeliveryOut:
     """Progress of an issue's delivery: totals by state, pace, ETA and the problems."""
 
@@ -186,20 +249,24 @@ class DeliveryOut:
     eta_seconds: int | None
     problems: list[DeliveryProblemOut]
     error: str | None  # why the worker paused the send (it could not build the message)
+    plan: SendPlanOut | None = None  # only in the answer to `send`: what it was asked to do
 
     @classmethod
-    def of(cls, progress: delivery.Progress) -> DeliveryOut:
+    def of(cls, progress: delivery.Progress, plan: delivery.SendPlan | None = None) -> DeliveryOut:
         data = progress.as_json()
         data["scheduled_at"] = progress.scheduled_at
         data["problems"] = [DeliveryProblemOut(**row) for row in data["problems"]]
-        return cls(**data)
+        return cls(**data, plan=SendPlanOut.of(plan) if plan else None)
 
 
 @dataclass
 class SendIn:
-    """``at``: when to send (ISO 8601; no zone = Europe/Stockholm). Empty/past = now."""
+    """``at``: when to send (ISO 8601; no zone = Europe/Stockholm); empty = now. A past
+    time, or one more than a year ahead, is refused (422). ``version``: optional, the
+    issue version you read; 409 if the issue has changed since."""
 
     at: str | None = None
+    version: int | None = None
 
 
 async def _api(
@@ -233,8 +300,23 @@ class DeliveryApi(EditorApi):
         issue_id: FromPath[int],
         data: JSONBody[SendIn | None] = None,
     ) -> DeliveryOut:
-        """Send now, or schedule with ``{"at": "2026-12-01T08:00+01:00"}`` (the body is optional)."""  # noqa: E501
-        return await _api(request, db, actor, issue_id, "send", at=data.at if data else None)
+        """Send now, or schedule with ``{"at": "2027-01-05T08:00+01:00"}`` (body optional).
+
+        No confirmation step: the answer's ``plan`` says how many it went to (or would go to
+        now, when scheduled), the lists and the time in words. Refused with 422: a past
+        time, one more than a year ahead, no lists, an issue with nothing to read, no
+        recipients. 409: already sending or sent, or a stale ``version``.
+        """
+        plan = await delivery.start_send(
+            db,
+            settings_of(request),
+            issue_id,
+            at=delivery.parse_at(data.at if data else None),
+            actor=actor,
+            version=data.version if data else None,
+        )
+        await db.flush()
+        return DeliveryOut.of(await delivery.progress(db, issue_id), plan)
 
     @post(
         "/cancel",

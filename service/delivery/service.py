@@ -15,20 +15,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import String, cast, delete, exists, func, literal, select, update
+from sqlalchemy import String, and_, cast, delete, exists, func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.core import audit
-from service.core.dates import STOCKHOLM
+from service.core.dates import STOCKHOLM, format_datetime
 from service.db import any_of, is_row_id, is_sqlite, utcnow
+from service.delivery import messages
 from service.delivery.models import Delivery
 from service.errors import Conflict, NotFound, ValidationFailed
+from service.issues.content import ensure_content, has_content
 from service.issues.models import Issue
 from service.security.signing import address_hmac
 from service.settings import Settings
-from subscribers.models import Subscriber, Subscription, Suppression
+from subscribers.models import MailingList, Subscriber, Subscription, Suppression
 
 SUPPRESSION_BATCH = 5000
 OPEN_STATES = ("queued", "sending", "retry")
@@ -45,27 +47,44 @@ async def _issue(session: AsyncSession, issue_id: int) -> Issue:
     return issue
 
 
-def send_time(at: datetime) -> datetime | None:
-    """The send-time rule: a time without a zone is Europe/Stockholm, and a time that
-    has passed means now (None)."""
+MAX_AHEAD = timedelta(days=366)
+"""How far ahead a send may be scheduled: further is taken for a typo in the year."""
+
+
+def send_time(at: datetime, *, now: datetime | None = None) -> datetime:
+    """The send-time rule: a time without a zone is Europe/Stockholm; a time that has
+    passed, or lies more than a year ahead, is refused (ValidationFailed, in Swedish)."""
     if at.tzinfo is None:
         at = at.replace(tzinfo=STOCKHOLM)
-    return None if at <= utcnow() else at
+    now = now or utcnow()
+    if at <= now:
+        raise ValidationFailed(
+            messages.PAST_TIME.format(when=format_datetime(at, weekday=True)),
+            fields={"at": "tiden har passerat"},
+        )
+    if at > now + MAX_AHEAD:
+        raise ValidationFailed(
+            messages.FAR_TIME.format(when=format_datetime(at, weekday=True)),
+            fields={"at": "mer än ett år fram"},
+        )
+    return at
 
 
 def parse_at(raw: str | None) -> datetime | None:
-    """A send time as the delivery page and the API give it: ISO 8601, read by
+    """A send time as the delivery page, the API and the CLI give it: ISO 8601, read by
     :func:`send_time`; empty means now (None). ValidationFailed if it cannot be read."""
     if raw is None or not str(raw).strip():
         return None
     try:
         at = datetime.fromisoformat(str(raw).strip())
     except ValueError:
-        raise ValidationFailed(
-            "Tidpunkten kunde inte läsas. Ange datum och klockslag, t.ex. 2026-12-01 08:00.",
-            fields={"at": "ogiltig tidpunkt"},
-        ) from None
+        raise ValidationFailed(messages.BAD_TIME, fields={"at": "ogiltig tidpunkt"}) from None
     return send_time(at)
+
+
+def when_words(at: datetime | None) -> str:
+    """The send time in Swedish words: ``nu direkt`` or ``tisdag 5 januari 2027 kl. 08.00``."""
+    return messages.NOW_WORDS if at is None else format_datetime(at, weekday=True)
 
 
 async def run_action(
@@ -76,18 +95,95 @@ async def run_action(
     *,
     actor: str,
     at: str | None = None,
+    version: int | None = None,
 ) -> Issue:
     """Do ``action`` to the issue's delivery: ``send`` (at ``at``, read by
-    :func:`parse_at`: empty or past is now), ``cancel``, ``pause`` or ``resume``.
+    :func:`parse_at`: empty is now), ``cancel``, ``pause`` or ``resume``.
     The changes are flushed, so :func:`progress` sees them."""
     if action == "send":
-        issue = await start_send(session, settings, issue_id, at=parse_at(at), actor=actor)
+        plan = await start_send(
+            session, settings, issue_id, at=parse_at(at), actor=actor, version=version
+        )
+        issue = plan.issue
     elif action == "cancel":
         issue = await cancel(session, issue_id, actor=actor)
     else:
         issue = await set_paused(session, issue_id, action == "pause", actor=actor)
     await session.flush()
     return issue
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """What a send would do, as the editor confirms it: to how many, on which lists
+    (narrowed how), when, and the issue version it was worked out for."""
+
+    issue: Issue
+    at: datetime | None  # None: now
+    recipients: int
+    lists: list[str]
+    organisations: list[str]
+    roles: list[str]
+
+    @property
+    def version(self) -> int:
+        return self.issue.version
+
+    @property
+    def when(self) -> str:
+        return when_words(self.at)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "recipients": self.recipients,
+            "lists": self.lists,
+            "organisations": self.organisations,
+            "roles": self.roles,
+            "when": self.when,
+            "at": self.at.isoformat() if self.at else None,
+            "version": self.version,
+        }
+
+
+async def plan_send(
+    session: AsyncSession,
+    settings: Settings,
+    issue_id: int,
+    *,
+    at: datetime | None,
+    version: int | None = None,
+) -> SendPlan:
+    """Check that the issue may be sent at ``at`` (None: now) and say to whom; writes
+    nothing. Refuses (in Swedish) a send already under way, a stale ``version``, no
+    lists, an empty issue and an audience of no one."""
+    issue = await _issue(session, issue_id)
+    if issue.status in ("sending", "sent"):
+        raise Conflict(messages.ALREADY_SENDING)
+    if version is not None and version != issue.version:
+        raise Conflict(messages.CHANGED, fields={"version": "inaktuell"})
+    if at is not None and at.tzinfo is None:
+        raise ValidationFailed("Tidpunkten saknar tidszon.", fields={"at": "ogiltig"})
+    if not issue.list_ids:
+        raise ValidationFailed(messages.NO_LISTS, fields={"lists": "saknas"})
+    await ensure_content(session, issue)
+    recipients = await audience_count(session, settings, issue)
+    if recipients == 0:
+        raise ValidationFailed(messages.NO_RECIPIENTS, fields={"lists": "inga mottagare"})
+    names = (
+        await session.scalars(
+            select(MailingList.name)
+            .where(MailingList.id.in_(issue.list_ids))
+            .order_by(MailingList.sort_order, MailingList.name)
+        )
+    ).all()
+    return SendPlan(
+        issue=issue,
+        at=at,
+        recipients=recipients,
+        lists=[str(n) for n in names],
+        organisations=list(issue.organisations or []),
+        roles=list(issue.roles or []),
+    )
 
 
 async def start_send(
@@ -97,30 +193,88 @@ async def start_send(
     *,
     at: datetime | None,
     actor: str,
-) -> Issue:
-    """Schedule the issue for ``at`` (a future, tz-aware time) or send it now."""
-    issue = await _issue(session, issue_id)
-    if issue.status in ("sending", "sent"):
-        raise Conflict("Utskicket skickas redan eller är redan skickat.")
-    if not issue.list_ids:
-        raise ValidationFailed(
-            "Välj minst en lista som utskicket ska gå till.", fields={"lists": "saknas"}
-        )
+    version: int | None = None,
+) -> SendPlan:
+    """Schedule the issue for ``at`` (a future, tz-aware time) or send it now, after the
+    checks of :func:`plan_send` (whose plan it returns)."""
+    plan = await plan_send(session, settings, issue_id, at=at, version=version)
+    issue = plan.issue
+    issue.send_error = None
     now = utcnow()
-    if at is not None and at.tzinfo is None:
-        raise ValidationFailed("Tidpunkten saknar tidszon.", fields={"at": "ogiltig"})
     if at is not None and at > now:
         # Render now to catch errors early; rendered again at send time.
         await _render(session, settings, issue)
         issue.status = "scheduled"
         issue.scheduled_at = at
         issue.cancelled_at = None
-        audit.record(session, actor, "issue.scheduled", "issue", issue.id, at=at.isoformat())
+        audit.record(
+            session,
+            actor,
+            "issue.scheduled",
+            "issue",
+            issue.id,
+            at=at.isoformat(),
+            recipients_now=plan.recipients,
+        )
         await session.flush()
-        return issue
+        return plan
     issue.scheduled_at = now
     await snapshot(session, settings, issue, actor=actor)
-    return issue
+    return plan
+
+
+def audience_conditions(sub: Any, issue: Issue) -> list[Any]:
+    """Who an issue goes to, over the subscribers table ``sub``: active subscribers with
+    an active subscription to one of its lists, narrowed by its organisations and roles.
+    The one audience rule: the snapshot inserts these, the confirmation counts them."""
+    conditions: list[Any] = [
+        sub.c.status == "active",
+        exists()
+        .where(Subscription.subscriber_id == sub.c.id)
+        .where(Subscription.status == "active")
+        .where(Subscription.list_id.in_(list(issue.list_ids))),
+    ]
+    if issue.organisations:
+        conditions.append(sub.c.organisation.in_(list(issue.organisations)))
+    if issue.roles:
+        conditions.append(sub.c.role.in_(list(issue.roles)))
+    return conditions
+
+
+async def audience_count(session: AsyncSession, settings: Settings, issue: Issue) -> int:
+    """How many the issue would go to if it were sent now: the snapshot's audience
+    (:func:`audience_conditions`), minus those an earlier, cancelled send of it already
+    reached, minus suppressed addresses."""
+    sub = Subscriber.__table__.alias("s")
+    conditions = audience_conditions(sub, issue)
+    has_ledger = await session.scalar(
+        select(Delivery.id).where(Delivery.issue_id == issue.id).limit(1)
+    )
+    if has_ledger is not None:  # a send again after a cancel: the snapshot keeps those rows
+        conditions.append(
+            ~exists()
+            .where(Delivery.issue_id == issue.id, Delivery.subscriber_id == sub.c.id)
+            .where(~and_(Delivery.state == "skipped", Delivery.last_reply == CANCELLED_REASON))
+        )
+    total = int(await session.scalar(select(func.count()).select_from(sub).where(*conditions)) or 0)
+    if not total or await session.scalar(select(Suppression.address_hmac).limit(1)) is None:
+        return total
+    last = 0
+    while True:  # suppressions are keyed hashes: match the audience's addresses in batches
+        rows = (
+            await session.execute(
+                select(sub.c.id, sub.c.email)
+                .where(*conditions, sub.c.id > last)
+                .order_by(sub.c.id)
+                .limit(SUPPRESSION_BATCH)
+            )
+        ).all()
+        if not rows:
+            return total
+        last = int(rows[-1][0])
+        total -= len(
+            await suppressed_subscribers(session, settings, [(int(a), str(b)) for a, b in rows])
+        )
 
 
 async def _render(session: AsyncSession, settings: Settings, issue: Issue) -> None:
@@ -133,22 +287,13 @@ async def _render(session: AsyncSession, settings: Settings, issue: Issue) -> No
 
 
 async def snapshot(session: AsyncSession, settings: Settings, issue: Issue, *, actor: str) -> int:
-    """Render once, snapshot the audience into the ledger, and mark the issue ``sending``."""
+    """Render once, snapshot the audience into the ledger, mark the issue ``sending`` and
+    publish it in the archive (if it is not already)."""
     await _render(session, settings, issue)
     now = utcnow()
     prefix = secrets.token_hex(6)
     sub = Subscriber.__table__.alias("s")
-    conditions: list[Any] = [
-        sub.c.status == "active",
-        exists()
-        .where(Subscription.subscriber_id == sub.c.id)
-        .where(Subscription.status == "active")
-        .where(Subscription.list_id.in_(list(issue.list_ids))),
-    ]
-    if issue.organisations:
-        conditions.append(sub.c.organisation.in_(list(issue.organisations)))
-    if issue.roles:
-        conditions.append(sub.c.role.in_(list(issue.roles)))
+    conditions = audience_conditions(sub, issue)
     message_id = (
         literal(f"<{issue.id}.{prefix}.")
         + cast(sub.c.id, String)
@@ -196,6 +341,11 @@ async def snapshot(session: AsyncSession, settings: Settings, issue: Issue, *, a
     issue.status = "sending"
     issue.send_started_at = now
     issue.paused = False
+    # On the web from the first mail on: "Visa i webbläsaren" in a delivered mail must
+    # work while the rest are still being sent or retried (the public cache sees the
+    # new publication time in its fingerprint).
+    if issue.web_published_at is None:
+        issue.web_published_at = now
     audit.record(session, actor, "issue.send_started", "issue", issue.id, recipients=total)
     await session.flush()
     return total
@@ -256,6 +406,15 @@ async def cancel(session: AsyncSession, issue_id: int, *, actor: str) -> Issue:
     )
     issue.status = "cancelled"
     issue.cancelled_at = now
+    if issue.web_published_at is not None and issue.web_published_at == issue.send_started_at:
+        # Published by this send: keep it on the web only if someone got a mail linking to it.
+        reached = await session.scalar(
+            select(Delivery.id)
+            .where(Delivery.issue_id == issue_id, Delivery.state.in_(("sent", "sending")))
+            .limit(1)
+        )
+        if reached is None:
+            issue.web_published_at = None
     audit.record(session, actor, "issue.cancelled", "issue", issue.id)
     await session.flush()
     return issue
@@ -291,7 +450,8 @@ async def halt(session: AsyncSession, issue_id: int, reason: str) -> None:
 async def start_due(
     session: AsyncSession, settings: Settings, now: datetime | None = None
 ) -> list[int]:
-    """Snapshot every scheduled issue whose time has come (also those due while we were down)."""
+    """Snapshot every scheduled issue whose time has come (also those due while we were
+    down); one that has become empty is not sent but made a draft, with the reason."""
     now = now or utcnow()
     due = (
         (
@@ -302,9 +462,20 @@ async def start_due(
         .scalars()
         .all()
     )
+    started = []
     for issue in due:
+        if not await has_content(session, issue):
+            # Emptied after it was scheduled: never send or publish an empty issue. It
+            # becomes a draft again (a later save must not send it at the old time).
+            issue.status = "draft"
+            issue.scheduled_at = None
+            issue.send_error = messages.SCHEDULE_EMPTY
+            audit.record(session, "system", "issue.schedule_refused", "issue", issue.id)
+            await session.flush()
+            continue
         await snapshot(session, settings, issue, actor="scheduler")
-    return [i.id for i in due]
+        started.append(issue.id)
+    return started
 
 
 async def finish_if_done(session: AsyncSession, issue_id: int) -> bool:

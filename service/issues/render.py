@@ -371,3 +371,10 @@ async def render_issue(
         list_slug=list_slug,
         list_name=list_name,
     )
+
+
+async def calendar_block_items(
+    session: AsyncSession, issue: Issue, data: dict[str, Any]
+) -> list[CalendarItem]:
+    """The items a calendar block with ``data`` shows in ``issue`` (chosen, or upcoming)."""
+    return await _calendar_items(session, issue, data)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from tests.conftest import make_settings
 from tests.editor.helpers import make_editor, make_token
 
 SCHEMA_PATH = "/api/schema/openapi.json"
+IN_A_MONTH = (datetime.now(UTC) + timedelta(days=30)).replace(microsecond=0).isoformat()
 MAX_EXAMPLES = 25
 # What the demo content holds on a fresh database (checked by the ``api_token`` fixture):
 # issue 1 (sent, blocks 1-10), issue 2 (a draft, blocks 11-14), calendar items 1-6 and
@@ -79,7 +81,8 @@ CONFIG: dict[str, Any] = {
     "dictionaries": {
         **{name: {"values": values} for name, values in DEMO.items()},
         "addresses": {"values": ["red@example.org", "Provlasare@Example.org"]},
-        "times": {"values": ["2099-01-01T08:00:00+01:00", "2026-12-01 08:00", ""]},
+        # A send time a month ahead (accepted), one past and one years ahead (422), now.
+        "times": {"values": [IN_A_MONTH, "2020-12-01 08:00", "2099-01-01T08:00:00+01:00", ""]},
         "clock": {"values": ["09:00", "16:30"]},
         "links": {"values": ["https://www.example.org/anmalan", ""]},
         "kinds": {"values": ["divider", "heading", "notice", "calendar"]},

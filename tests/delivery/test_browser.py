@@ -1,6 +1,7 @@
 """In headless Chromium against the real server and its in-process worker: an editor sends
-an issue now and watches the delivery page follow the send to the end by itself, with the
-recipient the mail server refused listed with the reason."""
+an issue now (confirming on the question page, by keyboard) and watches the delivery
+page follow the send to the end by itself, with the recipient the mail server refused
+listed with the reason."""
 
 from __future__ import annotations
 
@@ -48,7 +49,15 @@ def test_editor_sends_now_and_the_page_follows_the_send(
     expect(status).to_contain_text("utkast")
     assert_accessible(page)
 
-    page.get_by_role("button", name="Schemalägg eller skicka nu").click()
+    # "Skicka nu" only asks; the editor confirms with the keyboard.
+    page.get_by_role("button", name="Skicka nu").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Skicka Nyhetsbrev augusti 2019 nu?")
+    expect(page.locator("#bekrafta-uppgifter")).to_contain_text("nu direkt")
+    assert_accessible(page)
+    assert smtp_server.received == [] and not smtp_server.handler.held.is_set()
+    confirm = page.get_by_role("button", name="Ja, skicka nu till 3 mottagare")
+    confirm.focus()
+    page.keyboard.press("Enter")
     expect(status).to_contain_text("skickas")
     expect(page.get_by_text("uppdateras var tionde sekund")).to_be_visible()
     expect(page.get_by_role("button", name="Pausa utskicket")).to_be_visible()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, time, timedelta
 from pathlib import Path
 
 from litestar.testing import AsyncTestClient
@@ -10,9 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.app import create_app
+from service.core.dates import STOCKHOLM, local
 from service.core.models import AuditEntry
+from service.db import utcnow
 from service.issues.models import Issue
 from tests.conftest import make_settings, outbox_messages
+from tests.delivery.helpers import send_via_page
 from tests.editor.helpers import login, make_editor, make_token
 from tests.factories import add_subscribers, make_issue
 from tests.pages import Client, csrf
@@ -51,23 +55,23 @@ async def test_editor_schedules_sends_and_sees_progress(
     url = f"/redaktion/utskick/{issue_id}/leverans"
     page = await client.get(url)
     assert page.status_code == 200
-    assert "Schemalägg eller skicka nu" in page.text
+    assert "Skicka nu" in page.text and "Schemalägg" in page.text
     bad = await client.post(
-        f"{url}/skicka", data={"_csrf_token": csrf(page.text), "at": "inte en tid"}
+        f"{url}/skicka",
+        data={"_csrf_token": csrf(page.text), "satt": "schema", "at": "inte en tid"},
     )
     assert bad.status_code == 422
     assert "Tidpunkten kunde inte läsas" in bad.text
-    no_csrf = await client.post(f"{url}/skicka", data={"at": ""})
+    no_csrf = await client.post(f"{url}/skicka", data={"satt": "nu"})
     assert no_csrf.status_code == 403
-    later = await client.post(
-        f"{url}/skicka", data={"_csrf_token": csrf(page.text), "at": "2099-06-01T08:00"}
-    )
+    day = (local(utcnow()) + timedelta(days=30)).date()
+    later = await send_via_page(client, issue_id, at=f"{day.isoformat()}T08:00")
     assert later.status_code == 200
     assert "schemalagt" in later.text
-    assert "2099-06-01 08:00" in later.text
+    assert f"{day.isoformat()} 08:00" in later.text
     cancelled = await client.post(f"{url}/avbryt", data={"_csrf_token": csrf(later.text)})
     assert "avbrutet" in cancelled.text
-    now = await client.post(f"{url}/skicka", data={"_csrf_token": csrf(cancelled.text), "at": ""})
+    now = await send_via_page(client, issue_id)
     assert "skickas" in now.text
     assert 'data-live-interval="10"' in now.text  # delivery.js follows the send in place
     assert "http-equiv" not in now.text  # never a timed reload (WCAG 2.2.1, 3.2.5)
@@ -106,12 +110,14 @@ async def test_api_send_status_and_bad_input(client: Client, session: AsyncSessi
     assert wrong_type.json()["detail"][0]["key"] == "at"
     missing = await client.post("/api/v1/issues/999999/send", headers=auth, json={})
     assert missing.status_code == 404
-    scheduled = await client.post(
-        f"{base}/send", headers=auth, json={"at": "2099-01-01T08:00:00+01:00"}
-    )
+    day = (local(utcnow()) + timedelta(days=30)).date()
+    scheduled = await client.post(f"{base}/send", headers=auth, json={"at": f"{day}T08:00"})
     assert scheduled.status_code == 200
     assert scheduled.json()["status"] == "scheduled"
-    assert scheduled.json()["scheduled_at"].startswith("2099-01-01T07:00")
+    eight = datetime.combine(day, time(8, 0), STOCKHOLM)
+    assert datetime.fromisoformat(scheduled.json()["scheduled_at"]) == eight
+    assert scheduled.json()["plan"]["recipients"] == 2
+    assert scheduled.json()["plan"]["when"].endswith("kl. 08.00")
     pause = await client.post(f"{base}/pause", headers=auth)
     assert pause.status_code == 409
     now = await client.post(f"{base}/send", headers=auth)  # a scheduled issue: send now
@@ -119,6 +125,9 @@ async def test_api_send_status_and_bad_input(client: Client, session: AsyncSessi
     body = now.json()
     assert body["status"] == "sending"
     assert body["totals"]["queued"] == 2
+    assert body["plan"]["recipients"] == 2
+    assert body["plan"]["when"] == "nu direkt"
+    assert body["plan"]["lists"] == ["Innanförskapet – nyhetsbrev"]
     again = await client.post(f"{base}/send", headers=auth)
     assert again.status_code == 409
     status = await client.get(f"{base}/delivery", headers=auth)

@@ -18,6 +18,7 @@ from service.db import create_engine, create_session_factory
 from service.delivery import service as delivery
 from service.delivery.models import Delivery
 from service.delivery.worker import Worker, WorkerConfig
+from service.errors import ValidationFailed
 from service.issues.models import Issue
 from service.mail.compose import to_bytes
 from service.mail.transport import make_transport
@@ -338,8 +339,13 @@ async def test_empty_audience_finishes_and_resend_after_cancel_reaches_everyone(
     tmp_path: Path, db_url: str, smtp_server: SmtpServer, session: AsyncSession
 ) -> None:
     settings = smtp_settings(tmp_path, db_url, smtp_server)
-    lonely = await make_issue(session, slug="tomt")
-    await delivery.start_send(session, settings, lonely.id, at=None, actor="test")
+    lonely_id = (await make_issue(session, slug="tomt")).id
+    with pytest.raises(ValidationFailed, match="inte gå till någon"):
+        await delivery.start_send(session, settings, lonely_id, at=None, actor="test")
+    await session.rollback()
+    # A scheduled issue whose audience left before its time: the scheduler's snapshot.
+    lonely = await session.get_one(Issue, lonely_id)
+    await delivery.snapshot(session, settings, lonely, actor="scheduler")
     await session.commit()
     await drain(settings)
     status = (await session.execute(select(Issue.status).where(Issue.slug == "tomt"))).scalar()

@@ -215,10 +215,10 @@ async def _issue(session: AsyncSession, slug: str, list_slug: str) -> int:
 
 
 async def _send_cli(settings: Settings, slug: str, *args: str) -> str:
-    """``innanforskapet issues send SLUG [--at ISO]`` as an operator would run it."""
+    """``innanforskapet issues send SLUG [--at ISO] --yes`` as an operator's script runs it."""
     completed = await asyncio.to_thread(
         subprocess.run,
-        [str(BIN), "issues", "send", slug, *args],
+        [str(BIN), "issues", "send", slug, *args, "--yes"],
         env=_env(settings),
         capture_output=True,
         text=True,
