@@ -124,7 +124,7 @@ async def validate_block(
                 try:
                     src = await check_external_url(src, field="image.src")
                 except ValidationFailed as exc:
-                    errors.update(exc.fields)
+                    errors["image.src"] = exc.message  # the sentence that says why
             elif session is not None:
                 if not await pickers.in_library(session, src):
                     errors["image.src"] = "Bilden finns inte i bildbiblioteket."
