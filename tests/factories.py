@@ -38,6 +38,7 @@ ALMEDALEN_BLOCKS: Sequence[BlockSpec] = (
 
 # One block of every kind, for the rendering tests.
 EVERY_KIND_BLOCKS: Sequence[BlockSpec] = (
+    ("intro", {"body": "Hösten är här och samverkan i Halland växer."}),
     ("heading", {"text": "Aktuellt"}),
     (
         "article",

@@ -2,6 +2,9 @@
 
 ``validate_block(kind, data)`` returns a clean dict with only the known keys, or raises
 ``ValidationFailed`` with Swedish messages per field. Nothing is stored by this module.
+Given the request's ``session`` it also checks what the data refers to: chosen calendar
+items must exist, a ``/media/`` image must be in the library, and a library image without
+an alternative text gets the one it was last given (:mod:`service.issues.pickers`).
 """
 
 from __future__ import annotations
@@ -10,13 +13,19 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from service.core.text import MULTI_LINE_MESSAGE, SINGLE_LINE_MESSAGE, has_control_chars
 from service.db import is_row_id
 from service.errors import ValidationFailed
+from service.issues import pickers
 from service.issues.models import BLOCK_KINDS
+from service.issues.text import markdown_to_text
 from service.media.service import check_external_url
 
 MAX_BODY = 20_000
+MAX_INTRO = 1_000
+TITLE_WORDS = 8
 _BAD_MD_LINK = re.compile(r"\]\(\s*<?\s*(javascript|data|vbscript|file)\s*:", re.IGNORECASE)
 _MEDIA_SRC = re.compile(r"^/media/[0-9a-f]{64}\.(png|jpg|gif|webp)$")
 
@@ -78,15 +87,31 @@ def _url(errors: dict[str, str], key: str, value: str, *, mailto: bool) -> str:
     return value
 
 
-async def validate_block(kind: str, data: dict[str, Any] | None) -> dict[str, Any]:
+def _intro(errors: dict[str, str], data: dict[str, Any]) -> str:
+    """Plain text (no Markdown): paragraphs separated by a blank line."""
+    value = "\n".join(line.rstrip() for line in _str(data, "body").splitlines()).strip()
+    if not value:
+        errors["body"] = "Skriv ingressen."
+    elif len(value) > MAX_INTRO:
+        errors["body"] = f"Ingressen är för lång (högst {MAX_INTRO} tecken, nu {len(value)})."
+    elif has_control_chars(value, multiline=True):
+        errors["body"] = MULTI_LINE_MESSAGE
+    return value
+
+
+async def validate_block(
+    kind: str, data: dict[str, Any] | None, *, session: AsyncSession | None = None
+) -> dict[str, Any]:
     if kind not in BLOCK_KINDS:
         raise ValidationFailed("Okänd blocktyp.", fields={"kind": "okänd blocktyp"})
     data = data if isinstance(data, dict) else {}
     errors: dict[str, str] = {}
     clean: dict[str, Any]
-    if kind == "article":
+    if kind == "intro":
+        clean = {"body": _intro(errors, data)}
+    elif kind == "article":
         clean = {
-            "heading": _text(errors, data, "heading", maximum=200, required=True),
+            "heading": _text(errors, data, "heading", maximum=200),
             "body": _markdown(errors, data, "body"),
             "image": None,
             "link": None,
@@ -94,12 +119,17 @@ async def validate_block(kind: str, data: dict[str, Any] | None) -> dict[str, An
         image = data.get("image")
         if isinstance(image, dict) and _str(image, "src"):
             src = _str(image, "src")
+            alt = _str(image, "alt")
             if not _MEDIA_SRC.match(src):
                 try:
                     src = await check_external_url(src, field="image.src")
                 except ValidationFailed as exc:
-                    errors.update(exc.fields)
-            alt = _str(image, "alt")
+                    errors["image.src"] = exc.message  # the sentence that says why
+            elif session is not None:
+                if not await pickers.in_library(session, src):
+                    errors["image.src"] = "Bilden finns inte i bildbiblioteket."
+                elif not alt:
+                    alt = await pickers.library_alt(session, src)
             if not alt:
                 errors["image.alt"] = "En bild måste ha en alternativtext."
             elif len(alt) > 300:
@@ -121,6 +151,8 @@ async def validate_block(kind: str, data: dict[str, Any] | None) -> dict[str, An
             elif has_control_chars(label):
                 errors["link.label"] = SINGLE_LINE_MESSAGE
             clean["link"] = {"url": url, "label": label}
+        if not (clean["heading"] or clean["body"] or clean["image"]) and not errors:
+            errors["body"] = "Artikeln är tom: skriv en rubrik eller en text, eller välj en bild."
     elif kind == "notice":
         clean = {
             "heading": _text(errors, data, "heading", maximum=200),
@@ -151,6 +183,14 @@ async def validate_block(kind: str, data: dict[str, Any] | None) -> dict[str, An
             errors["item_ids"] = "Ange kalenderpunkternas nummer."
         if mode == "selected" and not item_ids and "item_ids" not in errors:
             errors["item_ids"] = "Välj minst en kalenderpunkt."
+        if session is not None and item_ids and "item_ids" not in errors:
+            missing = await pickers.missing_items(session, item_ids)
+            if missing:
+                numbers = ", ".join(str(i) for i in missing)
+                errors["item_ids"] = (
+                    f"Det finns ingen kalenderpunkt med nummer {numbers} (den kan ha tagits "
+                    "bort). Välj bland punkterna i listan."
+                )
         try:
             limit = int(data.get("limit") or 5)
         except (TypeError, ValueError, OverflowError):
@@ -172,22 +212,26 @@ async def validate_block(kind: str, data: dict[str, Any] | None) -> dict[str, An
     return clean
 
 
-def block_data_from_form(kind: str, form: dict[str, str]) -> dict[str, Any]:
-    """Flat form fields → the nested block data (validated afterwards)."""
+def block_data_from_form(kind: str, form: dict[str, Any]) -> dict[str, Any]:
+    """Flat form fields → the nested block data (validated afterwards).
+
+    The article's image is the address typed in ``image_src`` if there is one, else the
+    library image chosen in ``image_media``; the calendar's ``item_ids`` are the ticked
+    checkboxes (a list; the handler collects every value)."""
 
     def get(key: str) -> str:
-        return (form.get(key) or "").strip()
+        value = form.get(key)
+        return value.strip() if isinstance(value, str) else ""
 
+    if kind == "intro":
+        return {"body": form.get("body") or ""}
     if kind == "article":
+        src = get("image_src") or get("image_media")
         return {
             "heading": get("heading"),
             "body": form.get("body") or "",
-            "image": {
-                "src": get("image_src"),
-                "alt": get("image_alt"),
-                "caption": get("image_caption"),
-            }
-            if get("image_src")
+            "image": {"src": src, "alt": get("image_alt"), "caption": get("image_caption")}
+            if src
             else None,
             "link": {"url": get("link_url"), "label": get("link_label")}
             if get("link_url")
@@ -199,12 +243,37 @@ def block_data_from_form(kind: str, form: dict[str, str]) -> dict[str, Any]:
             data.update(button_label=get("button_label"), button_url=get("button_url"))
         return data
     if kind == "calendar":
+        item_ids = form.get("item_ids")
         return {
             "heading": get("heading"),
             "mode": get("mode"),
-            "item_ids": get("item_ids"),
+            "item_ids": item_ids if isinstance(item_ids, list | str) else [],
             "limit": get("limit") or "5",
         }
     if kind == "heading":
         return {"text": get("text")}
     return {}
+
+
+def first_words(text: str, count: int = TITLE_WORDS) -> str:
+    """The first ``count`` words of ``text``, with "…" when there are more."""
+    words = text.split()
+    return " ".join(words[:count]) + ("…" if len(words) > count else "")
+
+
+def block_title(kind: str, data: dict[str, Any] | None) -> str:
+    """What the editor's block list shows after the kind: the heading, or for a block
+    without one (an intro, an article with only a text) the first words of its text."""
+    data = data if isinstance(data, dict) else {}
+    if kind == "heading":
+        return _str(data, "text")
+    if kind == "intro":
+        return first_words(_str(data, "body"))
+    heading = _str(data, "heading")
+    if heading or kind not in ("article", "notice", "cta"):
+        return heading
+    text = markdown_to_text(_str(data, "body"))
+    if text:
+        return first_words(text)
+    image = data.get("image")
+    return _str(image, "alt") if isinstance(image, dict) else ""

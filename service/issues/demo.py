@@ -1,5 +1,6 @@
 """Demo issues: the August 2019 newsletter rebuilt from blocks (sent, in the archive) and
-a draft for next month. Idempotent (by slug). The two article images are small PNGs
+a draft for next month, which opens with an intro (the 2019 issue has none: it starts
+straight with its first article). Idempotent (by slug). The two article images are small PNGs
 generated here and stored in ``settings.media_dir`` like uploaded media."""
 
 from __future__ import annotations
@@ -341,6 +342,15 @@ async def load(session: AsyncSession, settings: Settings) -> list[str]:
     draft_slug = f"nyhetsbrev-{month}-{first.year}"
     if draft_slug not in existing:
         draft_blocks: list[tuple[str, dict[str, Any]]] = [
+            (
+                "intro",
+                {
+                    "body": (
+                        "FINSAM-konferensen närmar sig, och i kalendariet hittar du månadens "
+                        "träffar och utbildningar. Tipsa gärna en kollega om nyhetsbrevet!"
+                    )
+                },
+            ),
             ("heading", {"text": "Aktuellt"}),
             (
                 "article",

@@ -18,13 +18,13 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import api
-from service.calendar import service as calendar_service
 from service.core.dates import local
 from service.editor.guards import Actor, CurrentEditor, EditorApi, EditorPages
 from service.errors import ValidationFailed
 from service.issues import service
-from service.issues.blocks import block_data_from_form
+from service.issues.blocks import block_data_from_form, block_title
 from service.issues.models import BLOCK_KINDS
+from service.issues.pickers import calendar_picker, library_images
 from service.issues.render import render_issue
 from service.issues.schemas import (
     BlockDataIn,
@@ -66,6 +66,7 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, Any]:
     form = await request.form()
     out: dict[str, Any] = {key: str(form.get(key) or "") for key in form}
     out["list_ids"] = [int(x) for x in form.getall("list_ids", []) if str(x).isdigit()]
+    out["item_ids"] = [str(x) for x in form.getall("item_ids", [])]  # the ticked items
     return out
 
 
@@ -145,7 +146,9 @@ async def _editor_page(
             "lists": await service.list_mailing_lists(db),
             "notice": notice,
             "stale": stale,
-            "calendar_items": await calendar_service.list_items(db),
+            "calendar_picker": await calendar_picker(db, issue.issue_date, issue.blocks),
+            "image_picker": await library_images(db),
+            "block_title": block_title,
         },
         status_code=status,
     )

@@ -12,7 +12,7 @@ from service.db import Base, UTCDateTime, utcnow
 
 # Issue status values (shown in Swedish in the UI): utkast, schemalagd, skickas, skickad, avbruten
 ISSUE_STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
-BLOCK_KINDS = ("article", "notice", "cta", "calendar", "divider", "heading")
+BLOCK_KINDS = ("intro", "article", "notice", "cta", "calendar", "divider", "heading")
 
 
 class Issue(Base):

@@ -157,6 +157,11 @@ def _inert(value: Any) -> Any:
     return value
 
 
+def intro_paragraphs(text: str) -> list[str]:
+    """An intro's plain text as paragraphs: split at blank lines, lines joined by spaces."""
+    return [" ".join(part.split()) for part in re.split(r"\n\s*\n", text) if part.strip()]
+
+
 def privacy_url(settings: Settings) -> str:
     return settings.privacy_url or settings.url("/integritet")
 
@@ -197,6 +202,11 @@ async def _block_views(
         if kind == "heading":
             in_section = True
             view.update(level=2, text=_text(data, "text"))
+        elif kind == "intro":
+            paragraphs = intro_paragraphs(str(data.get("body") or ""))
+            if not paragraphs:
+                continue
+            view.update(paragraphs=paragraphs)
         elif kind in ("article", "notice", "cta"):
             body = str(data.get("body") or "")
             view.update(

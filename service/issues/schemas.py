@@ -25,7 +25,15 @@ class IssueIn:
 
 @dataclass
 class BlockIn:
-    kind: str  # article | notice | cta | calendar | divider | heading
+    """A new block. ``data`` per ``kind`` (docs/api.md has the table):
+    ``intro`` {body: plain text, at most 1 000 characters};
+    ``article`` {heading?, body? (Markdown), image? {src: /media/… or https://…, alt,
+    caption?}, link? {url, label?}} with a heading, a body or an image;
+    ``notice`` {heading?, body?}; ``cta`` {heading?, body?, button_label, button_url};
+    ``calendar`` {heading?, mode: upcoming|selected, item_ids: [calendar item ids], limit};
+    ``divider`` {}; ``heading`` {text}."""
+
+    kind: str  # intro | article | notice | cta | calendar | divider | heading
     data: dict[str, Any] = field(default_factory=dict)
     position: int | None = None
     version: int | None = None

@@ -320,7 +320,7 @@ async def add_block(
 ) -> Block:
     issue = await get_issue(session, issue_id)
     ensure_editable(issue, version)
-    clean = await validate_block(kind, data)
+    clean = await validate_block(kind, data, session=session)
     block = Block(kind=kind, data=clean, position=len(issue.blocks))
     blocks = list(issue.blocks)
     index = len(blocks) if position is None else max(0, min(position, len(blocks)))
@@ -345,7 +345,7 @@ async def update_block(
     issue = await get_issue(session, issue_id)
     ensure_editable(issue, version)
     block = _block(issue, block_id)
-    block.data = await validate_block(block.kind, data)
+    block.data = await validate_block(block.kind, data, session=session)
     await _touch(session, issue)
     await session.flush()
     audit.record(session, actor, "block.edit", "issue", issue.id, block=block.id)

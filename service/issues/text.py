@@ -5,6 +5,7 @@ stream of each Markdown body: the title underlined with ``=``, section headings 
 capitals, block headings underlined with ``-``, paragraphs wrapped at 72 characters,
 lists as ``- `` / ``1. ``, quotes as ``> ``, and links as inline URLs in angle brackets
 (``Rapporten <https://…>``) everywhere, so a reader can follow them in any client.
+An intro (ingress) is plain paragraphs right after the greeting.
 Calendar items are single readable lines: ``fredag 20 september · Tema · Plats · URL``.
 """
 
@@ -169,22 +170,35 @@ def _block_text(block: dict[str, Any]) -> list[str]:
         return _wrap(str(block["text"]).upper())
     if kind == "divider":
         return ["* * *"]
+    if kind == "intro":
+        for index, paragraph in enumerate(block["paragraphs"]):
+            if index:
+                out.append("")
+            out.extend(_wrap(paragraph))
+        return out
     heading = str(block.get("heading") or "")
     if heading:
         out.extend(_underline(heading, "-"))
         out.append("")
     if kind == "article":
+        # Image, text and link, each only when there (an article may have any of them).
+        pieces: list[list[str]] = []
         image = block.get("image")
         if image:
-            out.extend(_wrap(MESSAGES["image"].format(alt=image["alt"])))
+            lines = _wrap(MESSAGES["image"].format(alt=image["alt"]))
             if image.get("caption"):
-                out.extend(_wrap(str(image["caption"])))
-            out.append("")
-        out.append(markdown_to_text(block["body"]))
+                lines.extend(_wrap(str(image["caption"])))
+            pieces.append(lines)
+        body = markdown_to_text(block["body"])
+        if body:
+            pieces.append([body])
         link = block.get("link")
         if link:
-            out.append("")
-            out.extend(_wrap(f"{link['label']}: {link['url']}"))
+            pieces.append(_wrap(f"{link['label']}: {link['url']}"))
+        for index, lines in enumerate(pieces):
+            if index:
+                out.append("")
+            out.extend(lines)
     elif kind == "notice":
         out.append(markdown_to_text(block["body"]))
     elif kind == "cta":
@@ -208,7 +222,10 @@ def _block_text(block: dict[str, Any]) -> list[str]:
                 out.extend(_wrap(item["deadline"], "  ", "  "))
             for note in item.get("notes") or []:
                 out.extend(_wrap(f"{note['label']}: {note['url']}", "  ", "  "))
-    return [line.rstrip() for line in "\n".join(out).split("\n")]
+    lines = [line.rstrip() for line in "\n".join(out).split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()  # a heading-only block ends at its underline
+    return lines
 
 
 def render_text(ctx: dict[str, Any]) -> str:

@@ -57,7 +57,7 @@ MAX_EXAMPLES = 25
 # these let most requests reach the handlers' real work (edit, render, test-send, send, publish).
 DEMO = {
     "issue-ids": [1, 2],
-    "block-ids": [11, 12, 13, 14, 1],
+    "block-ids": [11, 12, 13, 14, 15, 1],
     "calendar-ids": [1, 2, 3, 4, 5, 6, 7],
     "list-ids": [1, 2, 3],
     "event-ids": [1, 2],
@@ -85,7 +85,7 @@ CONFIG: dict[str, Any] = {
         "times": {"values": [IN_A_MONTH, "2020-12-01 08:00", "2099-01-01T08:00:00+01:00", ""]},
         "clock": {"values": ["09:00", "16:30"]},
         "links": {"values": ["https://www.example.org/anmalan", ""]},
-        "kinds": {"values": ["divider", "heading", "notice", "calendar"]},
+        "kinds": {"values": ["divider", "heading", "notice", "calendar", "intro"]},
     },
     "parameters": {
         "path.issue_id": {"dictionary": "issue-ids", "probability": 0.75},
@@ -146,7 +146,7 @@ async def api_token(session: AsyncSession, settings: Settings) -> str:
             await session.scalars(select(Registration.id).order_by("id").limit(5))
         ),
     }
-    assert found == {**DEMO, "block-ids": DEMO["block-ids"][:4]}, "update DEMO to the demo content"
+    assert found == {**DEMO, "block-ids": DEMO["block-ids"][:5]}, "update DEMO to the demo content"
     await make_editor(session)
     return await make_token(session)
 

@@ -265,3 +265,31 @@ async def test_search_finds_swedish_words_and_edited_text(
     assert (await client.get("/arkiv/2020/ostersund")).status_code == 200
     assert "Besök i Östersund" in (await client.get("/arkiv", params={"q": "kungsbacka"})).text
     assert "Besök i Östersund" not in (await client.get("/arkiv", params={"q": "Åre"})).text
+
+
+async def test_intro_is_on_the_page_in_the_feeds_and_found_by_search(
+    session: AsyncSession, client: Client
+) -> None:
+    issue = _issue("ingress-2021", "Nummer med ingress", date(2021, 4, 1), "Artikelns text.")
+    issue.blocks.insert(
+        0,
+        Block(
+            position=0,
+            kind="intro",
+            data={"body": "Våren i Falkenberg bjuder på nya träffar.\n\nVälkommen!"},
+        ),
+    )
+    issue.blocks[1].position = 1
+    session.add(issue)
+    await session.commit()
+    page = await client.get("/arkiv/2021/ingress-2021")
+    assert page.status_code == 200
+    assert '<div class="issue-intro">' in page.text
+    assert "<p>Våren i Falkenberg bjuder på nya träffar.</p>" in page.text
+    assert page.text.index("Våren i Falkenberg") < page.text.index("Artikelns text.")
+    for path in ("/arkiv/rss.xml", "/arkiv/atom.xml"):
+        [entry] = feedparser.parse((await client.get(path)).content).entries
+        content = entry.content[0].value
+        assert "issue-intro" in content and "Våren i Falkenberg bjuder på nya träffar." in content
+    found = await client.get("/arkiv", params={"q": "falkenberg"})
+    assert "Nummer med ingress" in found.text

@@ -127,3 +127,85 @@ def test_every_editor_page_is_accessible(
         assert "/logga-in" not in page.url, path
         assert_accessible(page)
     assert not violations, "\n".join(violations)  # the pages work under their CSP
+
+
+async def _picker_issue(session: AsyncSession, settings: Settings) -> dict[str, str]:
+    """An editor, two calendar items, one library image and an empty draft dated
+    1 September 2019 (before both items)."""
+    from datetime import date
+
+    from service.issues.demo import png
+    from service.issues.models import Issue
+    from service.media.service import store_upload
+    from tests.factories import calendar_items
+
+    await service.create_editor(session, "red@example.org", PASSWORD, name="Red", role="editor")
+    session.add_all(calendar_items("tangent"))
+    media = await store_upload(
+        session, settings, png(60, 30, lambda x, y: (200, 120, 40)), "karta-halland.png",
+        editor_id=None, actor="test",
+    )  # fmt: skip
+    issue = Issue(
+        slug="tangentbord", title="Tangentbordsnumret", subject="Tangentbordsnumret",
+        issue_date=date(2019, 9, 1),
+    )  # fmt: skip
+    session.add(issue)
+    await session.flush()
+    return {"issue": str(issue.id), "src": f"/media/{media.filename}"}
+
+
+def test_pickers_with_the_keyboard_only(
+    settings: Settings, live_server: str, browser_page: Page
+) -> None:
+    ids = in_database(settings, lambda session: _picker_issue(session, settings))
+    page = browser_page
+    violations = csp_violations(page)
+    page.goto(live_server + "/redaktion/logga-in")
+    log_in(page, "red@example.org", PASSWORD)
+    page.goto(f"{live_server}/redaktion/utskick/{ids['issue']}")
+    keys = page.keyboard
+    # Calendar: open the block type, choose "only these", tick the second item, send.
+    page.locator("summary", has_text="Kalendarium").focus()
+    keys.press("Enter")
+    page.locator("#ny-calendar-heading").focus()
+    keys.press("Tab")  # into the "Visa" radio group, on the checked choice
+    keys.press("ArrowDown")  # "Bara de punkter jag kryssar i nedan"
+    assert page.get_by_label("Bara de punkter jag kryssar i nedan").first.is_checked()
+    keys.press("Tab")  # the number of upcoming items
+    keys.press("Tab")  # the first calendar item
+    keys.press("Tab")  # the second one
+    keys.press("Space")
+    assert_accessible(page)
+    keys.press("Tab")
+    with page.expect_navigation():
+        keys.press("Enter")  # "Lägg till kalendarium"
+    listed = page.locator(".block-list")
+    assert "1. Kalendarium: Kalendarium" in listed.inner_text()
+    assert listed.get_by_label(
+        "fredag 4 oktober kl. 10.00–12.00 – Öppen konferensplanering"
+    ).is_checked()
+    assert not listed.get_by_label(
+        "fredag 20 september – Arbetsplatsambassadörsdag Tema Språkinlärning"
+    ).is_checked()
+    # Article: no heading, a text, the library image chosen with the arrow keys, an alt text.
+    page.locator("summary", has_text="Artikel").focus()
+    keys.press("Enter")
+    page.locator("#ny-article-body").focus()
+    keys.type("Kartan visar förbundets sex kommuner.")
+    keys.press("Tab")  # the "Bild" radio group, on "Ingen bild"
+    keys.press("ArrowDown")  # the library image
+    keys.press("Tab")  # "eller ange en adress"
+    keys.press("Tab")  # the alt text
+    keys.type("Karta över Halland")
+    with page.expect_navigation():
+        keys.press("Enter")  # submits the form
+    assert "2. Artikel: Kartan visar förbundets sex kommuner." in listed.inner_text()
+    own = page.locator(".block-list li").nth(1)
+    assert own.get_by_label("karta-halland.png", exact=False).is_checked()
+    assert own.get_by_label("Alternativtext (krävs med bild)").input_value() == "Karta över Halland"
+    assert_accessible(page)
+    page.get_by_role("link", name="Förhandsvisa och provskicka").click()
+    frame = page.frame_locator("iframe.mail-frame")
+    assert frame.locator(f"img[src$='{ids['src']}']").get_attribute("alt") == "Karta över Halland"
+    assert "Öppen konferensplanering" in frame.locator("body").inner_text()
+    assert not violations, "\n".join(violations)

@@ -58,6 +58,7 @@ async def test_every_block_kind_renders(session: AsyncSession, settings: Setting
     assert "fredag 4 oktober kl. 10.00–12.00" in html
     assert "Sista anmälningsdag 1 oktober" in html
     assert "Nyheter om samverkan i Halland" in html  # preheader
+    assert "Hösten är här och samverkan i Halland växer." in html  # the intro
     for placeholder in placeholders.ALL:
         assert placeholder in html
         assert placeholder in rendered.text
@@ -341,3 +342,72 @@ async def test_placeholders_typed_by_an_editor_stay_inert(
         assert "Åsa %%" not in output and "INNAN_NAME%%" in output  # shown as typed
     assert html.count("Hej Åsa!") == 1 and "Länk: U" not in html
     assert text.count("Åsa") == 1
+
+
+INTRO = (
+    "Hösten är här, och med den FINSAM-konferensen i Halmstad. I det här numret "
+    "berättar vi om det nationella projektet om våld i nära relationer.\n\n"
+    "Trevlig läsning!"
+)
+
+
+async def test_intro_is_the_lead_in_mail_text_and_web(
+    session: AsyncSession, settings: Settings
+) -> None:
+    issue = await make_issue(
+        session,
+        [
+            ("intro", {"body": INTRO}),
+            ("article", {"heading": "Våld i nära relationer", "body": "Projektet startar."}),
+        ],
+    )
+    rendered = await render_issue(session, settings, issue.id)
+    html, text = personalised(settings, rendered, name="Åsa", prefs_url="P", unsubscribe_url="U")
+    # Mail: after the greeting, before the first article, in lead size, as two paragraphs.
+    lead = re.search(r'<p style="margin:0 0 12px 0;font-size:19px;">([^<]*)</p>', html)
+    assert lead and lead.group(1).startswith("Hösten är här, och med den FINSAM-konferensen")
+    assert html.index("Hej Åsa!") < lead.start() < html.index("Våld i nära relationer</h2>")
+    assert '<p style="margin:0 0 12px 0;font-size:19px;">Trevlig läsning!</p>' in html
+    # Text: wrapped paragraphs right after the greeting, a blank line between them.
+    after = text.split("Hej Åsa!\n\n", 1)[1]
+    assert after.startswith(
+        "Hösten är här, och med den FINSAM-konferensen i Halmstad. I det här\n"
+        "numret berättar vi om det nationella projektet om våld i nära\n"
+        "relationer.\n\nTrevlig läsning!\n\nVåld i nära relationer\n"
+    )
+    # Web (archive, feeds): a lead block of paragraphs, no greeting.
+    web = rendered.web_html
+    assert '<div class="issue-intro">' in web and "<p>Trevlig läsning!</p>" in web
+    assert web.index("issue-intro") < web.index("Våld i nära relationer")
+
+
+async def test_article_without_heading_has_no_empty_heading(
+    session: AsyncSession, settings: Settings
+) -> None:
+    issue = await make_issue(
+        session,
+        [
+            ("article", {"heading": "", "body": "Bara en text om samverkan.", "image": None}),
+            (
+                "article",
+                {
+                    "heading": "",
+                    "body": "",
+                    "image": {"src": "/media/karta.png", "alt": "Karta över Halland"},
+                    "link": {"url": "https://sfhalland.se/", "label": "Läs mer"},
+                },
+            ),
+        ],
+    )
+    rendered = await render_issue(session, settings, issue.id)
+    for html in (rendered.html, rendered.web_html):
+        assert not re.search(r"<h[2-6][^>]*>\s*</h[2-6]>", html), "an empty heading"
+        assert not re.findall(r"<h[2-6]\b", html), "no article has a heading"
+        assert "Bara en text om samverkan." in html and 'alt="Karta över Halland"' in html
+    assert "<mj-" not in rendered.html
+    _html, text = personalised(settings, rendered, name="", prefs_url="P", unsubscribe_url="U")
+    body = text.split("Hej!\n\n", 1)[1].split("\n\n\n-- ", 1)[0]
+    assert body == (
+        "Bara en text om samverkan.\n\n[Bild: Karta över Halland]\n\nLäs mer: https://sfhalland.se/"
+    )
+    assert "---" not in body  # no underline of an empty heading
