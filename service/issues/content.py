@@ -3,9 +3,9 @@ sent, scheduled or published on the web.
 
 An issue is empty when it has no blocks, or only blocks that show nothing a reader
 would read on their own: dividers, section headings, and calendar blocks with no item
-to show (no upcoming item, or chosen items that no longer exist). Articles, notices and
-calls to action always carry text (their validation requires it), so one of them is
-enough.
+to show (no upcoming item, or chosen items that no longer exist). An intro, notice or
+call to action always carries text, and an article text or an image (their validation
+requires it), so one of them is enough.
 """
 
 from __future__ import annotations
@@ -27,9 +27,11 @@ async def has_content(session: AsyncSession, issue: Issue) -> bool:
         await session.refresh(issue, ["blocks"])
     for block in issue.blocks:
         data = block.data or {}
-        if block.kind in ("article", "notice", "cta"):
+        if block.kind in ("intro", "article", "notice", "cta"):
             if any(str(data.get(key) or "").strip() for key in TEXT_KEYS):
                 return True
+            if isinstance(data.get("image"), dict) and data["image"].get("src"):
+                return True  # an article may be only an image (with its alt text)
         elif block.kind == "calendar" and await calendar_block_items(session, issue, data):
             return True
     return False

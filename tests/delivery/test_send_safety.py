@@ -320,3 +320,21 @@ async def test_a_send_cancelled_before_any_mail_went_out_leaves_the_archive(
     await client.post(f"/api/v1/issues/{issue_id}/cancel", headers=auth)
     assert (await client.get("/arkiv/2019/augusti-2019")).status_code == 404
     assert "Nyhetsbrev augusti 2019" not in (await client.get("/arkiv")).text
+
+
+async def test_an_intro_alone_or_an_article_that_is_only_an_image_is_content(
+    client: Client, session: AsyncSession
+) -> None:
+    """The kinds that carry something to read without a heading: an intro, and an article
+    with no heading or text but an image (both allowed by their validation)."""
+    await make_editor(session)
+    await add_subscribers(session, 2)
+    intro = [("intro", {"body": "Hösten är här, och med den nya möten."})]
+    image = {"src": "https://bilder.example.se/almedalen.jpg", "alt": "Scenen i Almedalen"}
+    picture = [("article", {"heading": "", "body": "", "image": image, "link": None})]
+    await login(client)
+    for slug, blocks in (("bara-ingress", intro), ("bara-bild", picture)):
+        issue_id = (await make_issue(session, blocks, slug=slug)).id
+        status, page = await _ask(client, issue_id, satt="nu")
+        assert status == 200, (slug, visible(page))
+        assert "Ja, skicka nu till 2 mottagare" in visible(page)
