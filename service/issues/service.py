@@ -51,6 +51,10 @@ STALE_MESSAGE = (
 )
 
 DELETED_GONE = "Utkastet finns inte bland de borttagna (det kan redan vara återställt)."
+IS_DELETED = (
+    f"Utkastet är borttaget. Under Borttagna utkast (/redaktion/borttagna) kan det "
+    f"återställas i {DELETED_KEEP_DAYS} dagar efter att det togs bort."
+)
 
 
 class StaleVersion(Conflict):
@@ -162,7 +166,9 @@ async def get_issue(session: AsyncSession, issue_id: int, *, deleted: bool = Fal
     ``deleted=True`` only a deleted one (what :func:`restore_issue` looks for)."""
     issue = await session.get(Issue, issue_id) if is_row_id(issue_id) else None
     if issue is None or (issue.deleted_at is not None) != deleted:
-        raise NotFound("Utskicket finns inte." if not deleted else DELETED_GONE)
+        if deleted:
+            raise NotFound(DELETED_GONE)
+        raise NotFound(IS_DELETED if issue is not None else "Utskicket finns inte.")
     return issue
 
 

@@ -75,7 +75,9 @@ async def test_delete_confirm_undo_and_restore_in_the_browser_pages(
     assert f'href="{url}"' not in listing.text  # not in the list of issues any more
     assert "Borttagna utkast (1)" in shown
     # Gone everywhere else: its page, its preview, the archive, the feed.
-    assert (await client.get(url)).status_code == 404
+    gone = await client.get(url)
+    assert gone.status_code == 404
+    assert "Utkastet är borttaget. Under Borttagna utkast" in visible(gone.text)
     assert (await client.get(url + "/forhandsvisning")).status_code == 404
     assert (await client.get(f"/arkiv/{utcnow().year}/tio-block")).status_code == 404
     assert "Tio block att rädda" not in (await client.get("/arkiv")).text
