@@ -72,7 +72,8 @@ async def test_insert_first_after_and_last_through_the_form(
     ]
     assert [v for v, sel, _ in options[:5] if sel] == ["sist"]
     # "Lägg till block här nedanför" opens the form preset after that block.
-    assert f'href="{url}?efter={a}#nytt-block">Lägg till block här nedanför</a>' in page.text
+    assert f'href="{url}?efter={a}#nytt-block">Lägg till block här nedanför' in page.text
+    assert "Lägg till block här nedanför (efter block 3)" in visible(page.text)
     preset = await client.get(f"{url}?efter={a}")
     assert f'<option value="efter-{a}" selected>' in preset.text
     assert "Det nya blocket placeras efter block 1: Avsnittsrubrik – A." in visible(preset.text)
