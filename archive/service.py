@@ -58,7 +58,12 @@ class WebVersion:
 
 
 def published_clause() -> ColumnElement[bool]:
-    return and_(Issue.web_published_at.is_not(None), Issue.archive_withdrawn.is_(False))
+    """Public in the archive: published, not withdrawn, not a deleted draft."""
+    return and_(
+        Issue.web_published_at.is_not(None),
+        Issue.archive_withdrawn.is_(False),
+        Issue.deleted_at.is_(None),
+    )
 
 
 def escape_like(term: str) -> str:
@@ -274,7 +279,7 @@ async def archive_fingerprint(session: AsyncSession) -> str:
 
 async def _issue(session: AsyncSession, issue_id: int) -> Issue:
     issue = await session.get(Issue, issue_id) if is_row_id(issue_id) else None
-    if issue is None:
+    if issue is None or issue.deleted_at is not None:
         raise NotFound("Nyhetsbrevet finns inte.")
     return issue
 
@@ -314,6 +319,7 @@ async def editor_overview(session: AsyncSession) -> list[Issue]:
             await session.scalars(
                 select(Issue)
                 .options(*NO_BLOCKS)
+                .where(Issue.deleted_at.is_(None))
                 .order_by(Issue.issue_date.desc(), Issue.id.desc())
                 .limit(500)
             )
@@ -322,7 +328,11 @@ async def editor_overview(session: AsyncSession) -> list[Issue]:
 
 
 def is_public(issue: Issue) -> bool:
-    return issue.web_published_at is not None and not issue.archive_withdrawn
+    return (
+        issue.web_published_at is not None
+        and not issue.archive_withdrawn
+        and issue.deleted_at is None
+    )
 
 
 def state_label(issue: Issue) -> str:

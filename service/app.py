@@ -14,6 +14,7 @@ from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import CacheControlHeader
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotFoundException
+from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
@@ -58,6 +59,12 @@ HTTP_MESSAGES_SV = {
     429: "För många försök. Vänta en stund och försök igen.",
     500: "Något gick fel hos oss. Försök igen om en stund.",
 }
+TOO_LARGE_SV = (
+    "Det du skickade är för stort: högst {limit} får skickas i ett formulär här, "
+    "så inget sparades och texten kunde inte tas med tillbaka. Gå tillbaka med "
+    "webbläsarens bakåtknapp (då brukar texten finnas kvar i fältet), korta texten och "
+    "försök igen."
+)
 
 
 def collect_contributions(settings: Settings) -> list[Contribution]:
@@ -121,7 +128,36 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
             elif exc.detail and exc.detail != _phrase(status):
                 body["detail"] = {"message": exc.detail}
         return Response(body, status_code=status, media_type=MediaType.JSON, headers=exc.headers)
+    if status == 413:
+        message, back = _too_large(request)
+        return Template(
+            template_name="pages/error.html",
+            context={"status": status, "message": message, "fields": {}, "back_url": back},
+            status_code=status,
+            media_type=MediaType.HTML,
+        )
     return _error_response(request, status, message, {})
+
+
+def _size_sv(n: int) -> str:
+    """A byte count as an editor reads it: ``8 MB``, ``64 kB``."""
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.0f} MB"
+    return f"{max(1, n // 1024)} kB"
+
+
+def _too_large(request: Request[Any, Any, Any]) -> tuple[str, str]:
+    """413 on a page: the limit, what was lost, and a way back (a same-site referrer)."""
+    handler = request.scope.get("route_handler")
+    limit = (
+        handler.resolve_request_max_body_size() if isinstance(handler, HTTPRouteHandler) else None
+    )
+    message = HTTP_MESSAGES_SV[413]
+    if limit:
+        message = TOO_LARGE_SV.format(limit=_size_sv(limit))
+    referrer = request.headers.get("referer", "")
+    origin = f"{request.url.scheme}://{request.url.netloc}/"
+    return message, referrer if referrer.startswith(origin) else ""
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:

@@ -418,8 +418,9 @@ class Settings:
         metadata=doc(
             "INNAN_MAX_BODY_BYTES",
             LIMITS,
-            "Largest request body in bytes for forms and the JSON API (image uploads and CSV "
-            "imports have their own limits); a larger one gets 413.",
+            "Largest request body in bytes for forms and the JSON API (image uploads, CSV "
+            "imports and the editor's issue and block forms, 8 MiB, have their own limits); "
+            "a larger one gets 413.",
         ),
     )
     signup_ip_per_hour: int = field(

@@ -7,8 +7,9 @@ APScheduler (in-memory job store: the due time lives on the issue, ``Issue.sched
 which is the truth, so a send that fell due while nothing ran starts at the first tick):
 
 * due sends every 10 s (``service.delivery.service.start_due``),
-* retention daily (``subscribers.service.run_retention``, and the events domain's
-  ``service.events.jobs.erase_expired``),
+* retention daily (``subscribers.service.run_retention``, the events domain's
+  ``service.events.jobs.erase_expired``, and ``service.issues.service.purge_deleted``:
+  drafts deleted more than 30 days ago),
 * event registration every 5 min (``service.events.jobs.run_periodic``: update mails
   for changed items, expired offers, reminders),
 * hourly clean-up of expired HTTP sessions, old rate counters, dead worker heartbeats
@@ -80,12 +81,23 @@ class Scheduler:
 
         await self._in_session(job)
         await self.events_retention()
+        await self.deleted_issues()
 
     async def events_retention(self) -> None:
         from service.events.jobs import erase_expired
 
         async def job(session: AsyncSession) -> None:
             await erase_expired(session, self.settings)
+
+        await self._in_session(job)
+
+    async def deleted_issues(self) -> None:
+        from service.issues.service import purge_deleted
+
+        async def job(session: AsyncSession) -> None:
+            purged = await purge_deleted(session)
+            if purged:
+                log.info("deleted drafts purged: %s", purged)
 
         await self._in_session(job)
 

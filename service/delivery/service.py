@@ -42,7 +42,7 @@ Action = Literal["send", "cancel", "pause", "resume"]
 
 async def _issue(session: AsyncSession, issue_id: int) -> Issue:
     issue = await session.get(Issue, issue_id) if is_row_id(issue_id) else None
-    if issue is None:
+    if issue is None or issue.deleted_at is not None:  # a deleted draft is not sent
         raise NotFound("Utskicket finns inte.")
     return issue
 

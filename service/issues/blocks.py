@@ -58,10 +58,15 @@ def _text(
     return value
 
 
+def _count(n: int) -> str:
+    """``n`` as Swedish writes it: 5 242 880 (no-break spaces between the thousands)."""
+    return f"{n:,}".replace(",", "\u00a0")
+
+
 def _markdown(errors: dict[str, str], data: dict[str, Any], key: str) -> str:
     value = _str(data, key)
     if len(value) > MAX_BODY:
-        errors[key] = f"Texten är för lång (högst {MAX_BODY} tecken)."
+        errors[key] = f"Texten är för lång: {_count(len(value))} tecken, högst {_count(MAX_BODY)}."
     elif has_control_chars(value, multiline=True):
         errors[key] = MULTI_LINE_MESSAGE
     elif _BAD_MD_LINK.search(value):

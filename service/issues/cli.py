@@ -46,9 +46,9 @@ def register(main: click.Group) -> None:
         async def go(session: AsyncSession) -> list[dict[str, str]]:
             rows = (
                 await session.execute(
-                    select(Issue.slug, Issue.title, Issue.status, Issue.issue_date).order_by(
-                        Issue.issue_date.desc(), Issue.id.desc()
-                    )
+                    select(Issue.slug, Issue.title, Issue.status, Issue.issue_date)
+                    .where(Issue.deleted_at.is_(None))  # deleted drafts are in the editor's bin
+                    .order_by(Issue.issue_date.desc(), Issue.id.desc())
                 )
             ).all()
             return [

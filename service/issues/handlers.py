@@ -2,6 +2,10 @@
 
 Handlers are thin: they parse input, call :mod:`service.issues.service`, and render.
 
+Editor forms get a body limit of their own (:data:`EDITOR_FORM_MAX_BYTES`), larger than
+the app's, so that an oversized paste still arrives, is refused by validation with the
+length it had, and comes back in its textarea instead of on a bare 413 page.
+
 Optimistic locking: the editor's block forms always carry the issue ``version`` they
 were rendered with (a form without one is treated as stale); in the JSON API ``version``
 stays optional (in the body, or as ``?version=`` on DELETE) for existing clients.
@@ -18,18 +22,19 @@ from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import api
-from service.core.dates import local
+from service.core.dates import format_datetime, local
 from service.editor.guards import Actor, CurrentEditor, EditorApi, EditorPages
 from service.errors import ValidationFailed
 from service.issues import service
-from service.issues.blocks import block_data_from_form, block_title
-from service.issues.models import BLOCK_KINDS
+from service.issues.blocks import MAX_BODY, block_data_from_form, block_title
+from service.issues.models import BLOCK_KINDS, DELETED_KEEP_DAYS
 from service.issues.pickers import calendar_picker, library_images
 from service.issues.render import render_issue
 from service.issues.schemas import (
     BlockDataIn,
     BlockIn,
     BlockOut,
+    DeletedIssueOut,
     IssueIn,
     IssueOut,
     MailingListOut,
@@ -47,6 +52,10 @@ from service.settings import Settings
 from service.web import Contribution, discard_attempt, settings_of
 
 Db = NamedDependency[AsyncSession]
+
+# The body limit of the editor's issue and block forms: room for a pasted text far over
+# the 20 000 characters a block takes, so it can be refused with its length and kept.
+EDITOR_FORM_MAX_BYTES = 8 * 1024 * 1024
 
 
 def _fields(data: JSONBody[IssueIn]) -> IssueFields:
@@ -91,6 +100,22 @@ def _version(form: dict[str, Any]) -> int | None:
     return int(raw) if str(raw).isdigit() else None
 
 
+def _placement(form: dict[str, Any]) -> dict[str, int | None]:
+    """Where the add-block form puts the new block: ``placering`` is ``forst``, ``sist``
+    (or empty) or ``efter-<block id>``; the keyword arguments of ``service.add_block``."""
+    raw = str(form.get("placering", "")).strip()
+    if raw in ("", "sist"):
+        return {"position": None, "after_block": None}
+    if raw == "forst":
+        return {"position": 0, "after_block": None}
+    after = raw.removeprefix("efter-")
+    if after != raw and after.isdigit():
+        return {"position": None, "after_block": int(after)}
+    raise ValidationFailed(
+        "Välj var blocket ska placeras.", fields={"placering": "okänd placering"}
+    )
+
+
 def _block_version(form: dict[str, Any]) -> int:
     """The version a block form was rendered with. A form without one (a page from before
     versions were sent) gets 0, which never matches, so it is answered as stale."""
@@ -130,6 +155,7 @@ async def _editor_page(
     status: int = 200,
     notice: str = "",
     stale: bool = False,
+    after: int | None = None,
 ) -> Template:
     issue = await service.get_issue(db, issue_id)
     return Template(
@@ -149,6 +175,9 @@ async def _editor_page(
             "calendar_picker": await calendar_picker(db, issue.issue_date, issue.blocks),
             "image_picker": await library_images(db),
             "block_title": block_title,
+            "text_max": MAX_BODY,
+            "after": after,
+            "keep_days": DELETED_KEEP_DAYS,
         },
         status_code=status,
     )
@@ -242,7 +271,19 @@ class IssueApi(EditorApi):
 
     @delete("/issues/{issue_id:int}", responses=api.errors(400, 404, 409))
     async def api_delete(self, db: Db, actor: Actor, issue_id: FromPath[int]) -> None:
+        """Move a draft or cancelled issue to the deleted drafts: restorable for 30 days
+        (``POST …/restore``), then purged; until then every other route answers 404."""
         await service.delete_issue(db, issue_id, actor=actor)
+
+    @get("/issues/deleted", responses=api.errors())
+    async def api_deleted(self, db: Db) -> list[DeletedIssueOut]:
+        """The deleted drafts that can still be restored, most recently deleted first."""
+        return [DeletedIssueOut.of(i) for i in await service.list_deleted(db)]
+
+    @post("/issues/{issue_id:int}/restore", status_code=200, responses=api.errors(400, 404))
+    async def api_restore(self, db: Db, actor: Actor, issue_id: FromPath[int]) -> IssueOut:
+        """Bring a deleted draft back with all its blocks (404 if it is not deleted)."""
+        return IssueOut.of(await service.restore_issue(db, issue_id, actor=actor))
 
     @post("/issues/{issue_id:int}/duplicate", responses=api.errors(400, 404))
     async def api_duplicate(
@@ -261,6 +302,7 @@ class IssueApi(EditorApi):
             data.kind,
             data.data,
             position=data.position,
+            after_block=data.after_block,
             version=data.version,
             actor=actor,
         )
@@ -357,13 +399,33 @@ class IssuePages(EditorPages):
     path = "/redaktion"
 
     @get()
-    async def page_list(self, db: Db, editor: CurrentEditor) -> Template:
+    async def page_list(
+        self, db: Db, editor: CurrentEditor, borttaget: FromQuery[int | None] = None
+    ) -> Template:
+        """``?borttaget=<id>``: just deleted; the page offers to undo it."""
+        deleted = await service.list_deleted(db)
         return Template(
             template_name="pages/editor/issues.html",
             context={
                 "issues": await service.list_issues(db),
                 "status_sv": STATUS_SV,
                 "editor": editor,
+                "just_deleted": next((i for i in deleted if i.id == borttaget), None),
+                "deleted_count": len(deleted),
+                "keep_days": DELETED_KEEP_DAYS,
+            },
+        )
+
+    @get("/borttagna")
+    async def page_deleted(self, db: Db) -> Template:
+        return Template(
+            template_name="pages/editor/deleted_issues.html",
+            context={
+                "issues": await service.list_deleted(db),
+                "status_sv": STATUS_SV,
+                "purge_date": service.purge_date,
+                "keep_days": DELETED_KEEP_DAYS,
+                "format_datetime": format_datetime,
             },
         )
 
@@ -371,7 +433,7 @@ class IssuePages(EditorPages):
     async def page_new(self, db: Db) -> Template:
         return await _issue_form_page(db)
 
-    @post("/utskick/nytt", status_code=303)
+    @post("/utskick/nytt", status_code=303, request_max_body_size=EDITOR_FORM_MAX_BYTES)
     async def page_create(
         self, request: Request[Any, Any, Any], db: Db, editor: CurrentEditor, actor: Actor
     ) -> Response[Any]:
@@ -387,10 +449,19 @@ class IssuePages(EditorPages):
         return Redirect(f"/redaktion/utskick/{issue.id}", status_code=303)
 
     @get("/utskick/{issue_id:int}")
-    async def page_issue(self, db: Db, issue_id: FromPath[int]) -> Template:
-        return await _editor_page(db, issue_id)
+    async def page_issue(
+        self,
+        db: Db,
+        issue_id: FromPath[int],
+        efter: FromQuery[int | None] = None,
+        aterstallt: FromQuery[int | None] = None,
+    ) -> Template:
+        """``?efter=<block id>``: the add-block forms put the new block after that one;
+        ``?aterstallt=1``: the draft was just restored."""
+        notice = "Utkastet är återställt med alla sina block." if aterstallt else ""
+        return await _editor_page(db, issue_id, after=efter, notice=notice)
 
-    @post("/utskick/{issue_id:int}", status_code=303)
+    @post("/utskick/{issue_id:int}", status_code=303, request_max_body_size=EDITOR_FORM_MAX_BYTES)
     async def page_update(
         self, request: Request[Any, Any, Any], db: Db, actor: Actor, issue_id: FromPath[int]
     ) -> Response[Any]:
@@ -417,20 +488,30 @@ class IssuePages(EditorPages):
     @post("/utskick/{issue_id:int}/ta-bort", status_code=303)
     async def page_delete(self, db: Db, actor: Actor, issue_id: FromPath[int]) -> Redirect:
         await service.delete_issue(db, issue_id, actor=actor)
-        return Redirect("/redaktion", status_code=303)
+        return Redirect(f"/redaktion?borttaget={issue_id}", status_code=303)
 
-    @post("/utskick/{issue_id:int}/block", status_code=303)
+    @post("/utskick/{issue_id:int}/aterstall", status_code=303)
+    async def page_restore(self, db: Db, actor: Actor, issue_id: FromPath[int]) -> Redirect:
+        await service.restore_issue(db, issue_id, actor=actor)
+        return Redirect(f"/redaktion/utskick/{issue_id}?aterstallt=1", status_code=303)
+
+    @post(
+        "/utskick/{issue_id:int}/block",
+        status_code=303,
+        request_max_body_size=EDITOR_FORM_MAX_BYTES,
+    )
     async def page_add_block(
         self, request: Request[Any, Any, Any], db: Db, actor: Actor, issue_id: FromPath[int]
     ) -> Response[Any]:
         form = await _form(request)
         kind = form.get("kind", "")
         try:
-            await service.add_block(
+            block = await service.add_block(
                 db,
                 issue_id,
                 kind,
                 block_data_from_form(kind, form),
+                **_placement(form),
                 version=_block_version(form),
                 actor=actor,
             )
@@ -446,9 +527,13 @@ class IssuePages(EditorPages):
                 block_id=0,
                 status=422,
             )
-        return Redirect(f"/redaktion/utskick/{issue_id}#block-sista", status_code=303)
+        return Redirect(f"/redaktion/utskick/{issue_id}#block-{block.id}", status_code=303)
 
-    @post("/utskick/{issue_id:int}/block/{block_id:int}", status_code=303)
+    @post(
+        "/utskick/{issue_id:int}/block/{block_id:int}",
+        status_code=303,
+        request_max_body_size=EDITOR_FORM_MAX_BYTES,
+    )
     async def page_block_action(
         self,
         request: Request[Any, Any, Any],
@@ -494,7 +579,9 @@ class IssuePages(EditorPages):
                 block_id=block_id,
                 status=422,
             )
-        return Redirect(f"/redaktion/utskick/{issue_id}#block-{block_id}", status_code=303)
+        # Back to the block moved or saved; after a delete to the list of blocks.
+        anchor = "block" if action == "delete" else f"block-{block_id}"
+        return Redirect(f"/redaktion/utskick/{issue_id}#{anchor}", status_code=303)
 
     @get("/utskick/{issue_id:int}/forhandsvisning")
     async def page_preview(

@@ -13,6 +13,7 @@ from service.db import Base, UTCDateTime, utcnow
 # Issue status values (shown in Swedish in the UI): utkast, schemalagd, skickas, skickad, avbruten
 ISSUE_STATUSES = ("draft", "scheduled", "sending", "sent", "cancelled")
 BLOCK_KINDS = ("intro", "article", "notice", "cta", "calendar", "divider", "heading")
+DELETED_KEEP_DAYS = 30  # how long a deleted draft can be restored before it is purged
 
 
 class Issue(Base):
@@ -25,6 +26,7 @@ class Issue(Base):
             "web_published_at",
             "updated_at",
             "version",
+            "deleted_at",
         ),
     )
 
@@ -53,6 +55,9 @@ class Issue(Base):
     rendered_text: Mapped[str | None] = mapped_column(Text, nullable=True)
     rendered_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     search_text: Mapped[str] = mapped_column(Text, default="")
+    # Soft delete: a deleted draft sits in the editors' "Borttagna utkast" until restored
+    # or purged (service.issues.service.purge_deleted); everywhere else it does not exist.
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_by: Mapped[int | None] = mapped_column(
         ForeignKey("editors.id", ondelete="SET NULL"), nullable=True

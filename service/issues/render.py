@@ -356,7 +356,7 @@ async def render_issue(
 ) -> RenderedIssue:
     """Render ``issue_id`` once (MJML → HTML, text, web); raises NotFound/ValidationFailed."""
     issue = await session.get(Issue, issue_id) if is_row_id(issue_id) else None
-    if issue is None:
+    if issue is None or issue.deleted_at is not None:
         raise NotFound("Nyhetsbrevet finns inte.")
     blocks = await _block_views(session, settings, issue)
     list_slug, list_name = await target_list(session, issue.id)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from service.issues.models import Block, Issue
+from service.issues.models import DELETED_KEEP_DAYS, Block, Issue
 from service.mail.models import QueuedMail
 
 
@@ -35,7 +35,11 @@ class BlockIn:
 
     kind: str  # intro | article | notice | cta | calendar | divider | heading
     data: dict[str, Any] = field(default_factory=dict)
+    # Where the block goes (at most one of the two; neither: last): ``position`` is the
+    # 0-based index it gets (clamped to the list), ``after_block`` the id of the block it
+    # follows.
     position: int | None = None
+    after_block: int | None = None
     version: int | None = None
 
 
@@ -93,6 +97,35 @@ class IssueOut:
             roles=list(issue.roles or []),
             version=issue.version,
             blocks=[BlockOut.of(b) for b in issue.blocks],
+        )
+
+
+@dataclass
+class DeletedIssueOut:
+    """A deleted draft: restorable with ``POST /api/v1/issues/{id}/restore`` until
+    ``purge_at``, when it is removed for good."""
+
+    id: int
+    slug: str
+    title: str
+    status: str
+    issue_date: date
+    deleted_at: datetime
+    purge_at: datetime
+    blocks: int
+
+    @classmethod
+    def of(cls, issue: Issue) -> DeletedIssueOut:
+        assert issue.deleted_at is not None
+        return cls(
+            id=issue.id,
+            slug=issue.slug,
+            title=issue.title,
+            status=issue.status,
+            issue_date=issue.issue_date,
+            deleted_at=issue.deleted_at,
+            purge_at=issue.deleted_at + timedelta(days=DELETED_KEEP_DAYS),
+            blocks=len(issue.blocks),
         )
 
 

@@ -1,4 +1,4 @@
-"""Composing issues: create, edit, duplicate, delete, and the ordered blocks.
+"""Composing issues: create, edit, duplicate, delete and restore, and the ordered blocks.
 
 Every change validates all of its input before touching the database, so a failed
 save changes nothing. Only issues in ``draft``/``scheduled`` can be changed; with a
@@ -8,6 +8,13 @@ Optimistic locking: every change of an issue or its blocks bumps ``issue.version
 A caller that passes the ``version`` it read gets :class:`StaleVersion` (409) when the
 issue has changed since. The bump itself is a conditional UPDATE (``WHERE version =
 <read>``), so two saves that both passed the check cannot both commit.
+
+Deleting is a soft delete: a deleted draft (``deleted_at`` set) is kept, blocks and all,
+in the editors' "Borttagna utkast" for :data:`DELETED_KEEP_DAYS` days, where it can be
+restored; :func:`purge_deleted` (the daily retention job) removes it after that. Until
+then it does not exist for anything else: :func:`get_issue` and :func:`issue_by_slug`
+answer NotFound, lists leave it out, and its slug stays reserved so that a restore
+never changes an address.
 """
 
 from __future__ import annotations
@@ -15,7 +22,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -27,10 +34,11 @@ from service.core.text import SINGLE_LINE_MESSAGE, has_control_chars
 from service.db import is_row_id, utcnow
 from service.errors import Conflict, NotFound, ValidationFailed
 from service.issues.blocks import validate_block
-from service.issues.models import Block, Issue, IssueList
+from service.issues.models import DELETED_KEEP_DAYS, Block, Issue, IssueList
 from subscribers.models import MailingList
 
 EDITABLE = ("draft", "scheduled")
+DELETABLE = ("draft", "cancelled")
 STATUS_SV = {
     "draft": "utkast",
     "scheduled": "schemalagd",
@@ -40,6 +48,12 @@ STATUS_SV = {
 }
 STALE_MESSAGE = (
     "Någon annan har ändrat utskicket medan du arbetade. Ladda om sidan och gör din ändring igen."
+)
+
+DELETED_GONE = "Utkastet finns inte bland de borttagna (det kan redan vara återställt)."
+IS_DELETED = (
+    f"Utkastet är borttaget. Under Borttagna utkast (/redaktion/borttagna) kan det "
+    f"återställas i {DELETED_KEEP_DAYS} dagar efter att det togs bort."
 )
 
 
@@ -147,24 +161,51 @@ async def _validate(session: AsyncSession, f: IssueFields) -> dict[str, Any]:
     }
 
 
-async def get_issue(session: AsyncSession, issue_id: int) -> Issue:
+async def get_issue(session: AsyncSession, issue_id: int, *, deleted: bool = False) -> Issue:
+    """The issue ``issue_id``; NotFound if there is none or it is deleted. With
+    ``deleted=True`` only a deleted one (what :func:`restore_issue` looks for)."""
     issue = await session.get(Issue, issue_id) if is_row_id(issue_id) else None
-    if issue is None:
-        raise NotFound("Utskicket finns inte.")
+    if issue is None or (issue.deleted_at is not None) != deleted:
+        if deleted:
+            raise NotFound(DELETED_GONE)
+        raise NotFound(IS_DELETED if issue is not None else "Utskicket finns inte.")
     return issue
 
 
 async def issue_by_slug(session: AsyncSession, slug: str) -> Issue:
     """The issue with this slug (as typed on the command line), or NotFound in Swedish."""
-    issue = await session.scalar(select(Issue).where(Issue.slug == slug.strip()))
+    issue = await session.scalar(
+        select(Issue).where(Issue.slug == slug.strip(), Issue.deleted_at.is_(None))
+    )
     if issue is None:
         raise NotFound(f"Det finns inget nyhetsbrev med adressnamnet ”{slug}”.")
     return issue
 
 
 async def list_issues(session: AsyncSession) -> list[Issue]:
-    stmt = select(Issue).order_by(Issue.issue_date.desc(), Issue.id.desc())
+    stmt = (
+        select(Issue)
+        .where(Issue.deleted_at.is_(None))
+        .order_by(Issue.issue_date.desc(), Issue.id.desc())
+    )
     return list((await session.execute(stmt)).scalars())
+
+
+async def list_deleted(session: AsyncSession) -> list[Issue]:
+    """The deleted drafts that can still be restored, most recently deleted first."""
+    stmt = (
+        select(Issue)
+        .where(Issue.deleted_at.is_not(None))
+        .order_by(Issue.deleted_at.desc(), Issue.id.desc())
+    )
+    return list((await session.execute(stmt)).scalars())
+
+
+def purge_date(issue: Issue) -> datetime | None:
+    """When a deleted draft will be purged (None if it is not deleted)."""
+    if issue.deleted_at is None:
+        return None
+    return issue.deleted_at + timedelta(days=DELETED_KEEP_DAYS)
 
 
 async def list_mailing_lists(session: AsyncSession) -> list[MailingList]:
@@ -261,13 +302,58 @@ async def update_issue(
     return issue
 
 
-async def delete_issue(session: AsyncSession, issue_id: int, *, actor: str) -> None:
+async def delete_issue(
+    session: AsyncSession, issue_id: int, *, actor: str, now: datetime | None = None
+) -> Issue:
+    """Move a draft (or a cancelled issue) to "Borttagna utkast"; see the module docstring."""
     issue = await get_issue(session, issue_id)
-    if issue.status not in ("draft", "cancelled"):
+    if issue.status not in DELETABLE:
         raise Conflict("Bara utkast och avbrutna utskick kan tas bort.")
-    audit.record(session, actor, "issue.delete", "issue", issue.id, slug=issue.slug)
-    await session.delete(issue)
+    now = now or utcnow()
+    issue.deleted_at = now
+    issue.updated_at = now  # the archive's fingerprint changes if it was published there
+    issue.version += 1  # an open editor page of it is stale now
     await session.flush()
+    audit.record(session, actor, "issue.delete", "issue", issue.id, slug=issue.slug)
+    return issue
+
+
+async def restore_issue(session: AsyncSession, issue_id: int, *, actor: str) -> Issue:
+    """Bring a deleted draft back, with all its blocks, lists and slug, as it was."""
+    issue = await get_issue(session, issue_id, deleted=True)
+    issue.deleted_at = None
+    issue.updated_at = utcnow()
+    issue.version += 1
+    await session.flush()
+    audit.record(session, actor, "issue.restore", "issue", issue.id, slug=issue.slug)
+    return issue
+
+
+async def purge_deleted(session: AsyncSession, *, now: datetime | None = None) -> int:
+    """Remove the drafts deleted more than :data:`DELETED_KEEP_DAYS` days before ``now``
+    for good (blocks, lists and any ledger with them), each with an audit entry."""
+    now = now or utcnow()
+    cutoff = now - timedelta(days=DELETED_KEEP_DAYS)
+    rows = (
+        await session.scalars(
+            select(Issue).where(Issue.deleted_at.is_not(None), Issue.deleted_at <= cutoff)
+        )
+    ).all()
+    for issue in rows:
+        audit.record(
+            session,
+            "system",
+            "issue.purge",
+            "issue",
+            issue.id,
+            slug=issue.slug,
+            title=issue.title,
+            deleted_at=issue.deleted_at.isoformat() if issue.deleted_at else None,
+            blocks=len(issue.blocks),
+        )
+        await session.delete(issue)
+    await session.flush()
+    return len(rows)
 
 
 async def duplicate_issue(
@@ -315,15 +401,31 @@ async def add_block(
     data: dict[str, Any] | None,
     *,
     position: int | None = None,
+    after_block: int | None = None,
     version: int | None = None,
     actor: str,
 ) -> Block:
+    """Add a block: last, at the 0-based ``position`` (clamped to the list), or right
+    after the block ``after_block`` (one of the two, not both)."""
     issue = await get_issue(session, issue_id)
     ensure_editable(issue, version)
+    blocks = list(issue.blocks)
+    if after_block is not None:
+        if position is not None:
+            raise ValidationFailed(
+                "Ange antingen position eller after_block, inte båda.",
+                fields={"position": "ange bara en placering"},
+            )
+        index = next((i + 1 for i, b in enumerate(blocks) if b.id == after_block), None)
+        if index is None:
+            raise ValidationFailed(
+                "Blocket som det nya skulle placeras efter finns inte i utskicket.",
+                fields={"after_block": "okänt block"},
+            )
+    else:
+        index = len(blocks) if position is None else max(0, min(position, len(blocks)))
     clean = await validate_block(kind, data, session=session)
     block = Block(kind=kind, data=clean, position=len(issue.blocks))
-    blocks = list(issue.blocks)
-    index = len(blocks) if position is None else max(0, min(position, len(blocks)))
     blocks.insert(index, block)
     issue.blocks = blocks
     _renumber(issue)
@@ -418,4 +520,5 @@ async def reorder_blocks(
 
 
 async def count_issues(session: AsyncSession) -> int:
-    return int((await session.execute(select(func.count(Issue.id)))).scalar_one())
+    stmt = select(func.count(Issue.id)).where(Issue.deleted_at.is_(None))
+    return int((await session.execute(stmt)).scalar_one())
