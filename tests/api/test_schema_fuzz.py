@@ -58,7 +58,7 @@ MAX_EXAMPLES = 25
 DEMO = {
     "issue-ids": [1, 2],
     "block-ids": [11, 12, 13, 14, 15, 1],
-    "calendar-ids": [1, 2, 3, 4, 5, 6, 7],
+    "calendar-ids": [1, 2, 3, 4, 5, 6],
     "list-ids": [1, 2, 3],
     "event-ids": [1, 2],
     "registration-ids": [1, 2, 3, 4, 5],

@@ -25,7 +25,7 @@ from service.settings import Settings
 from tests.editor.helpers import api_auth, login, make_editor
 from tests.pages import Client, csrf, visible
 
-TEN = [("heading", {"text": f"Avsnitt {n}"}) for n in range(1, 11)]
+TEN = [("notice", {"heading": f"Avsnitt {n}", "body": f"Text {n}."}) for n in range(1, 11)]
 
 
 async def _draft(session: AsyncSession, slug: str = "tio-block") -> int:
@@ -42,7 +42,7 @@ async def _draft(session: AsyncSession, slug: str = "tio-block") -> int:
 
 def _texts(page: str) -> list[str]:
     """The block headings the editor page lists, in order."""
-    return re.findall(r"<h3>\d+\. Avsnittsrubrik: (Avsnitt \d+)</h3>", page)
+    return re.findall(r"<h3>\d+\. Notis: (Avsnitt \d+)</h3>", page)
 
 
 async def test_delete_confirm_undo_and_restore_in_the_browser_pages(
@@ -147,7 +147,7 @@ async def test_api_delete_is_soft_and_restorable(client: Client, session: AsyncS
     assert restored.status_code == 200, restored.text
     body = restored.json()
     assert body["slug"] == "tio-block"
-    assert [b["data"]["text"] for b in body["blocks"]] == [f"Avsnitt {n}" for n in range(1, 11)]
+    assert [b["data"]["heading"] for b in body["blocks"]] == [f"Avsnitt {n}" for n in range(1, 11)]
     assert (await client.get(base, headers=auth)).status_code == 200
     assert (await client.post(base + "/restore", headers=auth)).status_code == 404
     assert (await client.get("/api/v1/issues/deleted", headers=auth)).json() == []
