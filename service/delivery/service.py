@@ -133,17 +133,6 @@ class SendPlan:
     def when(self) -> str:
         return when_words(self.at)
 
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "recipients": self.recipients,
-            "lists": self.lists,
-            "organisations": self.organisations,
-            "roles": self.roles,
-            "when": self.when,
-            "at": self.at.isoformat() if self.at else None,
-            "version": self.version,
-        }
-
 
 async def plan_send(
     session: AsyncSession,
