@@ -17,7 +17,7 @@ from subscribers import links
 from subscribers.models import ActionToken, ConsentEvent, MailingList, Subscriber
 from tests.conftest import make_settings
 from tests.mails import text_of
-from tests.pages import Client
+from tests.pages import Client, visible
 from tests.subscribers.helpers import link, mails, signup, subscribe_confirmed
 
 
@@ -197,7 +197,7 @@ async def test_oversized_body_is_refused(client: Client, settings: Settings) -> 
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 413
-    assert "Det du skickade är för stort." in response.text
+    assert "Det du skickade är för stort: högst 64 kB" in visible(response.text)
     assert mails(settings) == []
 
 
