@@ -16,7 +16,6 @@ from litestar import Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
-from litestar.types import ExceptionHandlersMap
 from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -320,9 +319,6 @@ class ArchivePages(EditorPages):
     """The editor's archive page: publish an issue on the web, or withdraw it."""
 
     path = "/redaktion/arkiv"
-    # As before the controllers: an anonymous visitor gets the 401 page here, not the
-    # redirect to the login form that the other editor pages give.
-    exception_handlers: ExceptionHandlersMap | None = None
 
     @get()
     async def editor_archive(self, db: Db, klart: FromQuery[str | None] = None) -> Template:
