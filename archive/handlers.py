@@ -28,11 +28,18 @@ from service import api
 from service.core import dates as fmt
 from service.db import session_scope
 from service.editor.guards import Actor, EditorApi, EditorPages
-from service.errors import NotFound
+from service.errors import NotFound, ValidationFailed
 from service.issues.urls import archive_path, archive_url
 from service.public_calendar import notes_expire, notes_for
 from service.settings import Settings
-from service.web import Contribution, conditional, public_get, session_factory_of, settings_of
+from service.web import (
+    Contribution,
+    conditional,
+    discard_attempt,
+    public_get,
+    session_factory_of,
+    settings_of,
+)
 
 Db = NamedDependency[AsyncSession]
 PUBLIC_CACHE = "public, max-age=300"
@@ -315,6 +322,30 @@ def _issue_json(settings: Settings, issue: Any) -> dict[str, Any]:
     }
 
 
+async def _editor_archive_page(
+    db: AsyncSession,
+    *,
+    done: str = "",
+    error: str = "",
+    error_issue: int | None = None,
+    status: int = 200,
+) -> Template:
+    return Template(
+        template_name="pages/archive/editor.html",
+        context={
+            "issues": await archive.editor_overview(db),
+            "is_public": archive.is_public,
+            "fmt": fmt,
+            "archive_path": archive_path,
+            "done": done,
+            "error": error,
+            "error_issue": error_issue,
+        },
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 class ArchivePages(EditorPages):
     """The editor's archive page: publish an issue on the web, or withdraw it."""
 
@@ -322,21 +353,19 @@ class ArchivePages(EditorPages):
 
     @get()
     async def editor_archive(self, db: Db, klart: FromQuery[str | None] = None) -> Template:
-        return Template(
-            template_name="pages/archive/editor.html",
-            context={
-                "issues": await archive.editor_overview(db),
-                "is_public": archive.is_public,
-                "fmt": fmt,
-                "archive_path": archive_path,
-                "done": klart or "",
-            },
-            headers={"Cache-Control": "no-store"},
-        )
+        return await _editor_archive_page(db, done=klart or "")
 
     @post("/{issue_id:int}/publicera")
-    async def editor_publish(self, db: Db, actor: Actor, issue_id: FromPath[int]) -> Redirect:
-        await archive.publish_web(db, issue_id, actor)
+    async def editor_publish(
+        self, db: Db, actor: Actor, issue_id: FromPath[int]
+    ) -> Redirect | Template:
+        try:
+            await archive.publish_web(db, issue_id, actor)
+        except ValidationFailed as exc:  # e.g. nothing to read: said on the page itself
+            await discard_attempt(db)
+            return await _editor_archive_page(
+                db, error=exc.message, error_issue=issue_id, status=422
+            )
         return Redirect("/redaktion/arkiv?klart=publicerat", status_code=303)
 
     @post("/{issue_id:int}/dra-tillbaka")

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from service.core.models import AuditEntry
 from service.issues.models import Block, Issue
 from tests.editor.helpers import login, make_editor, make_token
-from tests.pages import Client, csrf
+from tests.pages import Client, csrf, visible
 
 
 async def _draft(session: AsyncSession, status: str = "draft") -> int:
@@ -90,3 +90,25 @@ async def test_cancelled_issue_cannot_be_published(session: AsyncSession, client
     )
     assert response.status_code == 409
     assert "avbrutet" in response.json()["error"]
+
+
+async def test_an_empty_issue_is_refused_on_the_archive_page_itself(
+    session: AsyncSession, client: Client
+) -> None:
+    empty = Issue(slug="tomt", title="Ett tomt nummer", issue_date=date(2022, 5, 1), blocks=[])
+    session.add(empty)
+    await session.commit()
+    await make_editor(session)
+    await login(client)
+    page = await client.get("/redaktion/arkiv")
+    refused = await client.post(
+        f"/redaktion/arkiv/{empty.id}/publicera", data={"_csrf_token": csrf(page.text)}
+    )
+    assert refused.status_code == 422
+    shown = visible(refused.text)
+    # On the archive page, with the list still there, naming the issue and what to do.
+    assert "Ett tomt nummer publicerades inte." in shown
+    assert "Utskicket har inget innehåll" in shown
+    assert f'href="/redaktion/utskick/{empty.id}"' in refused.text
+    assert "Publicera på webben" in shown
+    assert (await client.get("/arkiv/2022/tomt")).status_code == 404
