@@ -1,5 +1,6 @@
-"""Operator commands: ``lists create|list``, ``subscribers export|show|erase``,
-``retention run`` and ``consent-text publish``.
+"""Operator commands: ``lists create|list``, ``subscribers export|show|erase`` and
+``consent-text publish`` (``retention run``, which also covers events and deleted drafts,
+is in ``service/delivery/cli.py`` beside the scheduler that runs it daily).
 
 The group is named exactly ``subscribers`` so that other domains can add commands to
 it (``subscribers import`` lives in ``service/ops/cli.py``).
@@ -20,7 +21,7 @@ from service.core import audit, csvsafe
 from subscribers.consent_texts import publish_text
 from subscribers.lists import all_lists, count_active, create_list
 from subscribers.people import require_by_address
-from subscribers.privacy import erase, export_all, export_data, run_retention
+from subscribers.privacy import erase, export_all, export_data
 
 CSV_COLUMNS = (
     "email",
@@ -159,32 +160,6 @@ def register(main: click.Group) -> None:
 
         run(settings, go)
         click.echo("Prenumeranten är raderad. Kvar finns bara adressens nyckelhash i spärrlistan.")
-
-    @main.group("retention")
-    def retention_group() -> None:
-        """Deleting personal data we may no longer keep."""
-
-    @retention_group.command("run")
-    def retention_run() -> None:
-        """Purge unconfirmed, long-unsubscribed and long-bounced subscribers now."""
-        settings, run = _settings_and_runner()
-
-        async def go(session: AsyncSession) -> dict[str, int]:
-            return await run_retention(session, settings)
-
-        counts = run(settings, go)
-        click.echo(
-            f"Obekräftade anmälningar raderade (äldre än {settings.unconfirmed_days} dagar): "
-            f"{counts['unconfirmed']}"
-        )
-        click.echo(
-            f"Avregistrerade raderade (äldre än {settings.unsubscribed_days} dagar): "
-            f"{counts['unsubscribed']}"
-        )
-        click.echo(
-            f"Studsade raderade (äldre än {settings.bounced_days} dagar): {counts['bounced']}"
-        )
-        click.echo(f"Utgångna länkar raderade: {counts['tokens']}")
 
     @main.group("consent-text")
     def consent_text_group() -> None:

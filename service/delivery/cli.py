@@ -75,6 +75,8 @@ def format_text(p: Progress) -> str:
 def register(main: click.Group) -> None:
     from service.cli import get_settings, run_in_session
 
+    register_retention(main)
+
     issues = main.commands.get("issues")
     if not isinstance(issues, click.Group):
 
@@ -353,6 +355,41 @@ def register(main: click.Group) -> None:
         click.echo(f"{count} av {len(ids)} brev avbröts.")
         if count < len(ids):
             sys.exit(1)
+
+
+def register_retention(main: click.Group) -> None:
+    """``retention run``: what the scheduler's daily retention does, now."""
+    from service.cli import get_settings, run_in_session
+
+    @main.group("retention")
+    def retention_group() -> None:
+        """Deleting personal data we may no longer keep."""
+
+    @retention_group.command("run")
+    def retention_run() -> None:
+        """Run the daily retention now: subscribers, event registrations, deleted drafts."""
+        from service.events.jobs import erase_expired
+        from service.issues.models import DELETED_KEEP_DAYS
+        from service.issues.service import purge_deleted
+        from subscribers.privacy import run_retention
+
+        settings = get_settings()
+        counts = run_in_session(settings, lambda s: run_retention(s, settings))
+        events = run_in_session(settings, lambda s: erase_expired(s, settings))
+        drafts = run_in_session(settings, purge_deleted)
+        for line in (
+            f"Obekräftade anmälningar raderade (äldre än {settings.unconfirmed_days} dagar): "
+            f"{counts['unconfirmed']}",
+            f"Avregistrerade raderade (äldre än {settings.unsubscribed_days} dagar): "
+            f"{counts['unsubscribed']}",
+            f"Studsade raderade (äldre än {settings.bounced_days} dagar): {counts['bounced']}",
+            f"Utgångna länkar raderade: {counts['tokens']}",
+            f"Evenemang vars deltagaruppgifter raderades: {events['events']} "
+            f"({events['registrations']} anmälningar); obekräftade anmälningar raderade: "
+            f"{events['unconfirmed']}",
+            f"Borttagna utkast raderade för gott (äldre än {DELETED_KEEP_DAYS} dagar): {drafts}",
+        ):
+            click.echo(line)
 
 
 def format_mail_status(report: dict[str, object], days: int) -> str:

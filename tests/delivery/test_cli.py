@@ -15,13 +15,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from service.cli import main
 from service.core.dates import STOCKHOLM, format_datetime, local
 from service.db import create_engine, create_session_factory, utcnow
 from service.issues.models import Issue
 from service.settings import Settings
-from tests.conftest import cli_env, make_settings
+from tests.conftest import cli_env, make_settings, run_cli
 from tests.factories import add_subscribers, make_issue
 
 
@@ -172,3 +173,22 @@ def test_an_empty_issue_is_refused(tmp_path: Path, db_url: str) -> None:
     assert "Utskicket har inget innehåll" in refused.stderr
     assert refused.stdout == ""
     assert asyncio.run(_issue_row(settings))[0] == "draft"
+
+
+async def test_retention_run_does_what_the_daily_job_does(
+    settings: Settings, session: AsyncSession
+) -> None:
+    """Subscribers, event registrations and deleted drafts, as the scheduler does daily."""
+    old = await make_issue(session, slug="borttaget-for-lange-sedan")
+    recent = await make_issue(session, slug="nyss-borttaget")
+    old.deleted_at = utcnow() - timedelta(days=31)
+    recent.deleted_at = utcnow() - timedelta(days=2)
+    await session.commit()
+    result = await asyncio.to_thread(run_cli, settings, "retention", "run")
+    assert result.exit_code == 0, result.output
+    assert "Obekräftade anmälningar raderade (äldre än 7 dagar): 0" in result.output
+    assert "Evenemang vars deltagaruppgifter raderades: 0" in result.output
+    assert "Borttagna utkast raderade för gott (äldre än 30 dagar): 1" in result.output
+    session.expire_all()
+    left = set(await session.scalars(select(Issue.slug)))
+    assert "borttaget-for-lange-sedan" not in left and "nyss-borttaget" in left
