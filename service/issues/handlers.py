@@ -423,7 +423,6 @@ class IssuePages(EditorPages):
             context={
                 "issues": await service.list_deleted(db),
                 "status_sv": STATUS_SV,
-                "purge_date": service.purge_date,
                 "keep_days": DELETED_KEEP_DAYS,
                 "format_datetime": format_datetime,
             },

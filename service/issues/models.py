@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, Text
@@ -78,6 +78,13 @@ class Issue(Base):
     @property
     def list_ids(self) -> list[int]:
         return [link.list_id for link in self.list_links]
+
+    @property
+    def purge_at(self) -> datetime | None:
+        """When a deleted draft is removed for good (None if it is not deleted)."""
+        if self.deleted_at is None:
+            return None
+        return self.deleted_at + timedelta(days=DELETED_KEEP_DAYS)
 
 
 class IssueList(Base):

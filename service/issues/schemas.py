@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
-from service.issues.models import DELETED_KEEP_DAYS, Block, Issue
+from service.issues.models import Block, Issue
 from service.mail.models import QueuedMail
 
 
@@ -116,7 +116,7 @@ class DeletedIssueOut:
 
     @classmethod
     def of(cls, issue: Issue) -> DeletedIssueOut:
-        assert issue.deleted_at is not None
+        assert issue.deleted_at is not None and issue.purge_at is not None
         return cls(
             id=issue.id,
             slug=issue.slug,
@@ -124,7 +124,7 @@ class DeletedIssueOut:
             status=issue.status,
             issue_date=issue.issue_date,
             deleted_at=issue.deleted_at,
-            purge_at=issue.deleted_at + timedelta(days=DELETED_KEEP_DAYS),
+            purge_at=issue.purge_at,
             blocks=len(issue.blocks),
         )
 

@@ -201,13 +201,6 @@ async def list_deleted(session: AsyncSession) -> list[Issue]:
     return list((await session.execute(stmt)).scalars())
 
 
-def purge_date(issue: Issue) -> datetime | None:
-    """When a deleted draft will be purged (None if it is not deleted)."""
-    if issue.deleted_at is None:
-        return None
-    return issue.deleted_at + timedelta(days=DELETED_KEEP_DAYS)
-
-
 async def list_mailing_lists(session: AsyncSession) -> list[MailingList]:
     stmt = select(MailingList).order_by(MailingList.sort_order, MailingList.name)
     return list((await session.execute(stmt)).scalars())
