@@ -176,9 +176,7 @@ async def validate_block(
         mode = _str(data, "mode") or "upcoming"
         if mode not in ("upcoming", "selected"):
             errors["mode"] = "Välj kommande eller utvalda punkter."
-        raw_ids = data.get("item_ids") or []
-        if isinstance(raw_ids, str):
-            raw_ids = [part for part in re.split(r"[\s,]+", raw_ids) if part]
+        raw_ids = pickers.split_ids(data.get("item_ids") or [])
         item_ids: list[int] = []
         try:
             item_ids = [int(x) for x in raw_ids]

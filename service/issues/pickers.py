@@ -46,11 +46,18 @@ class CalendarChoice:
     checked: bool
 
 
+def split_ids(value: Any) -> Any:
+    """``item_ids`` as an old form or the API typed them (``"12, 15"``) as a list of its
+    parts; anything else as it is."""
+    if isinstance(value, str):
+        return [part for part in re.split(r"[\s,]+", value) if part]
+    return value
+
+
 def chosen_ids(value: Any) -> list[int]:
     """The item ids in a block's ``item_ids`` as stored (ints), as a form sends them
     (strings) or as an old form typed them (``"12, 15"``); anything else is left out."""
-    if isinstance(value, str):
-        value = [part for part in re.split(r"[\s,]+", value) if part]
+    value = split_ids(value)
     if not isinstance(value, list | tuple):
         return []
     ids: list[int] = []
